@@ -1,0 +1,88 @@
+"""Small helpers shared across modules: AnnData/MuData access, locus names, the ``uns['deepcage']`` record."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+__all__ = ["UNS_KEY", "deepcage_uns", "get_modality", "locus_names", "parse_locus_names"]
+
+UNS_KEY = "deepcage"
+_LOCUS_RE = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d[\d,]*)-(?P<end>\d[\d,]*)$")
+
+
+def get_modality(data, mod: str = "atac") -> AnnData:
+    """Return ``data`` itself for an AnnData or ``data[mod]`` for a MuData (muon's convention).
+
+    Parameters
+    ----------
+    data
+        AnnData, or MuData with modalities ``'atac'`` (samples x loci) and ``'rna'`` (samples x genes).
+    mod
+        Which modality a MuData should give.
+    """
+    if isinstance(data, AnnData):
+        return data
+    mods = getattr(data, "mod", None)
+    if mods is not None:
+        if mod not in mods:
+            raise KeyError(
+                f"MuData has no {mod!r} modality (it has {list(mods)}). deepcage expects 'atac' and 'rna'."
+            )
+        return mods[mod]
+    raise TypeError(f"Expected an AnnData or a MuData, got {type(data).__name__}.")
+
+
+def deepcage_uns(adata: AnnData) -> dict[str, Any]:
+    """The ``uns['deepcage']`` record of ``adata``, created empty when missing."""
+    rec = adata.uns.get(UNS_KEY)
+    if rec is None:
+        rec = {}
+        adata.uns[UNS_KEY] = rec
+    return rec
+
+
+def locus_names(chrom, start, end) -> pd.Index:
+    """``chr:start-end`` names (0-based, half-open) for arrays of coordinates."""
+    chrom = np.asarray(chrom).astype(str)
+    start = np.asarray(start, dtype=np.int64)
+    end = np.asarray(end, dtype=np.int64)
+    return pd.Index([f"{c}:{s}-{e}" for c, s, e in zip(chrom, start, end)])
+
+
+def parse_locus_names(names) -> pd.DataFrame:
+    """Parse ``chr:start-end`` names into a DataFrame with ``chrom``, ``start``, ``end`` (index = names).
+
+    Raises
+    ------
+    ValueError
+        Naming the first name that does not match ``chr:start-end``.
+    """
+    names = pd.Index(names).astype(str)
+    parsed = names.str.extract(_LOCUS_RE)
+    bad = parsed["chrom"].isna()
+    if bad.any():
+        first = names[np.flatnonzero(bad.to_numpy())[0]]
+        raise ValueError(
+            f"Locus name {first!r} is not of the form 'chr:start-end' ({int(bad.sum())} such names)."
+        )
+    df = pd.DataFrame(
+        {
+            "chrom": parsed["chrom"].to_numpy(),
+            "start": parsed["start"].str.replace(",", "").astype(np.int64).to_numpy(),
+            "end": parsed["end"].str.replace(",", "").astype(np.int64).to_numpy(),
+        },
+        index=names,
+    )
+    return df
+
+
+def loci_of(adata: AnnData) -> pd.DataFrame:
+    """``chrom``/``start``/``end`` of the loci of ``adata``: from ``var`` when present, else parsed from ``var_names``."""
+    if {"chrom", "start", "end"}.issubset(adata.var.columns):
+        return adata.var[["chrom", "start", "end"]].astype({"chrom": str, "start": np.int64, "end": np.int64})
+    return parse_locus_names(adata.var_names)

@@ -1,0 +1,11 @@
+"""Tools: train and apply the model, evaluate, baselines, interpretation."""
+
+from ._baselines import baselines, compare
+from ._evaluate import evaluate
+from ._filters import filter_motifs
+from ._fit import fit
+from ._gis import gis
+from ._predict import predict
+from ._variant import variant_effect
+
+__all__ = ["baselines", "compare", "evaluate", "filter_motifs", "fit", "gis", "predict", "variant_effect"]
