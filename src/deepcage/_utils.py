@@ -86,3 +86,26 @@ def loci_of(adata: AnnData) -> pd.DataFrame:
     if {"chrom", "start", "end"}.issubset(adata.var.columns):
         return adata.var[["chrom", "start", "end"]].astype({"chrom": str, "start": np.int64, "end": np.int64})
     return parse_locus_names(adata.var_names)
+
+
+def resolve_genome(adata: AnnData | None, genome=None):
+    """The :class:`~deepcage.Genome` to use: ``genome`` if given (a Genome or FASTA path(s)), else the FASTA
+    recorded in ``adata.uns['deepcage']['genome']``.
+
+    The genome used is recorded in ``uns['deepcage']['genome']`` so later steps (and saved models) find it.
+    """
+    from ._genome import Genome
+
+    if genome is None:
+        rec = (adata.uns.get(UNS_KEY, {}) if adata is not None else {}).get("genome")
+        if not rec or not rec.get("fasta"):
+            raise ValueError(
+                "No genome given and none recorded in adata.uns['deepcage']['genome']. "
+                "Pass genome=dc.Genome('path/to/genome.fa.gz', name='hg38')."
+            )
+        genome = Genome(list(rec["fasta"]), name=rec.get("name") or None)
+    elif not isinstance(genome, Genome):
+        genome = Genome(genome)
+    if adata is not None:
+        deepcage_uns(adata)["genome"] = genome.to_dict()
+    return genome

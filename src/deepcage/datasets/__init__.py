@@ -2,6 +2,6 @@
 
 from ._encode import encode, encode_tf_tpm
 from ._heme import heme
-from ._synthetic import synthetic
+from ._synthetic import synthetic, synthetic_motifs
 
-__all__ = ["encode", "encode_tf_tpm", "heme", "synthetic"]
+__all__ = ["encode", "encode_tf_tpm", "heme", "synthetic", "synthetic_motifs"]

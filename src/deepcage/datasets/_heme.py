@@ -2,8 +2,165 @@
 
 from __future__ import annotations
 
-__all__ = ["heme"]
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from .._genome import Genome
+
+__all__ = ["HEME_CELL_TYPES", "heme", "shared_data_dir"]
+
+log = logging.getLogger(__name__)
+
+#: Cell types with both ATAC peaks and RNA in the example data (Corces et al. 2016).
+HEME_CELL_TYPES = ("HSC", "MPP", "LMPP", "CLP", "GMP-A", "GMP-B", "GMP-C", "CD4", "CD8", "pDC")
+#: Default held-out cell types: one lymphoid, one myeloid.
+HEME_TEST = ("CD8", "GMP-B")
+#: The part of chr20 held out as test loci (the b37 slice, 60 kb - 1 Mb).
+HEME_TEST_REGION = ("chr20", 0, 1_000_000)
 
 
-def heme(*args, **kwargs):
-    raise NotImplementedError("heme is being implemented")
+def shared_data_dir(path: str | os.PathLike | None = None) -> Path:
+    """Folder of the example data: ``path``, ``$DEEPCAGE_SHARED_DATA``, or ``shared/data`` found above the cwd."""
+    candidates = []
+    if path is not None:
+        candidates.append(Path(path))
+    if os.environ.get("DEEPCAGE_SHARED_DATA"):
+        candidates.append(Path(os.environ["DEEPCAGE_SHARED_DATA"]))
+    here = Path.cwd().resolve()
+    candidates += [parent / "shared" / "data" for parent in (here, *here.parents)]
+    for c in candidates:
+        if (c / "heme-hg19").is_dir():
+            return c
+    raise FileNotFoundError(
+        "Example data not found (looked for a folder with 'heme-hg19/' in: "
+        f"{', '.join(map(str, candidates[:3]))}, ...). Pass path=, or set DEEPCAGE_SHARED_DATA."
+    )
+
+
+def heme(
+    path: str | os.PathLike | None = None,
+    *,
+    cell_types: Sequence[str] = HEME_CELL_TYPES,
+    test: Sequence[str] = HEME_TEST,
+    motifs: str = "hocomoco_v11",
+    bin_size: int = 200,
+    mudata: bool = False,
+    progress: bool = True,
+):
+    """Blood-cell accessibility (bulk ATAC peaks) and RNA over the sequenced parts of hg19 chr20.
+
+    Builds the full deepcage layout from the raw files: 200-bp bins over the parts of chr20 that have sequence
+    (blacklist removed) -> peak labels per cell type (union of bins open in at least one cell type) ->
+    HOCOMOCO v11 motif scores -> CPM -> quantile-normalised TF expression (reference fit on the training
+    cell types) -> sample split (``test`` held out) and locus split (``chr20:0-1,000,000`` held out as test loci,
+    10 % of the rest as validation).
+
+    The RNA of CMP and MEP (no ATAC) is kept in the ``'rna'`` modality when ``mudata=True``: predicting them
+    from RNA alone is what the package is for.
+
+    Parameters
+    ----------
+    path
+        The ``shared/data`` folder (with ``heme-hg19/``, ``genome/``, ``motifs/``, ``annotation/``).
+    cell_types
+        Cell types to include (each needs a peak file and an RNA column).
+    test
+        Held-out cell types (``obs['split'] == 'test'``).
+    motifs
+        ``'hocomoco_v11'`` (the paper's database), ``'hocomoco_v12'``, ``'jaspar2024'``, or a motif file path.
+    bin_size
+        Bin width in bp.
+    mudata
+        Return a MuData with ``'atac'`` and ``'rna'`` (all 12 RNA populations, raw counts).
+    progress
+        Show progress bars.
+
+    Returns
+    -------
+    AnnData samples x loci (or MuData) with ``X``/``layers['binary']``, ``obsm['tf_expr']``,
+    ``varm['motif_scores']``, ``obs['split']``, ``var['split']``, ``var['locus_class']`` and ``uns['deepcage']``.
+
+    Examples
+    --------
+    >>> adata = dc.datasets.heme()  # doctest: +SKIP
+    >>> adata.shape  # doctest: +SKIP
+    (10, 11482)
+    """
+    from .. import io, pp
+
+    root = shared_data_dir(path)
+    genome = Genome(
+        [root / "genome" / "hg19_chr20_slices.fa.gz", root / "genome" / "b37_20_1-1Mb.fa.gz"],
+        name="hg19",
+    )
+    rna = io.read_expression_table(root / "heme-hg19" / "rna_counts.tsv")
+    missing = [
+        c
+        for c in cell_types
+        if c not in rna.obs_names or not (root / "heme-hg19" / "peaks" / f"{c}.narrowPeak.gz").exists()
+    ]
+    if missing:
+        raise ValueError(f"Cell type(s) {missing} lack a peak file or an RNA column in {root / 'heme-hg19'}.")
+
+    bins = pp.bin_genome(
+        genome, chroms=["chr20"], bin_size=bin_size, blacklist=root / "annotation" / "hg19-blacklist.v2.bed"
+    )
+    peaks = {c: root / "heme-hg19" / "peaks" / f"{c}.narrowPeak.gz" for c in cell_types}
+    adata = pp.binarize_peaks(bins, peaks, genome=genome, min_samples=1)
+
+    motif_list = _motif_database(root, motifs)
+    expressed = set(rna.var_names)
+    tfs = sorted({m.tf for m in motif_list if m.tf in expressed})
+    dropped = sorted({m.tf for m in motif_list} - expressed)
+    if dropped:
+        log.info(
+            "%d TFs of the motif database are not in the RNA table and are left out: %s",
+            len(dropped),
+            dropped[:10],
+        )
+    pp.motif_scores(adata, motif_list, genome=genome, tfs=tfs, progress=progress)
+
+    pp.split_samples(adata, test=list(test))
+    pp.tf_expression(adata, rna, tfs=tfs, units="counts")
+    chrom, lo, hi = HEME_TEST_REGION
+    in_test_region = (
+        (adata.var["chrom"] == chrom).to_numpy()
+        & (adata.var["start"].to_numpy() < hi)
+        & (adata.var["end"].to_numpy() > lo)
+    )
+    pp.split_loci(adata, val_frac=0.1, seed=0)
+    split = adata.var["split"].astype(str).to_numpy()
+    split[in_test_region] = "test"
+    split[~in_test_region & (split == "test")] = "train"
+    adata.var["split"] = split
+    adata.uns["deepcage"]["dataset"] = {
+        "name": "heme-hg19",
+        "source": str(root),
+        "test_region": f"{chrom}:{lo}-{hi}",
+    }
+    if mudata:
+        import mudata as md
+
+        return md.MuData({"atac": adata, "rna": rna})
+    return adata
+
+
+_MOTIF_FILES = {
+    "hocomoco_v11": (
+        "HOCOMOCOv11_core_HUMAN_mono_homer_format_0.001.motif",
+        "HOCOMOCOv11_HUMAN_mono_motifs_core.tsv",
+    ),
+    "hocomoco_v12": ("HOCOMOCOv12_core.meme", None),
+    "jaspar2024": ("JASPAR2024_consensus.meme", None),
+}
+
+
+def _motif_database(root: Path, motifs: str):
+    from .. import io
+
+    if motifs in _MOTIF_FILES:
+        name, table = _MOTIF_FILES[motifs]
+        return io.read_motifs(root / "motifs" / name, tf_table=root / "motifs" / table if table else None)
+    return io.read_motifs(motifs)

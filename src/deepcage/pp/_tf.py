@@ -1,13 +1,275 @@
-"""TF expression: TPM/CPM -> log1p -> quantile normalisation against a training reference."""
+"""TF expression: TPM/CPM -> log1p -> quantile normalisation against a reference fit on training samples."""
 
 from __future__ import annotations
 
+import logging
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .._utils import deepcage_uns, get_modality
+
 __all__ = ["apply_tf_reference", "tf_expression"]
 
+log = logging.getLogger(__name__)
 
-def tf_expression(*args, **kwargs):
-    raise NotImplementedError("tf_expression is being implemented")
+_UNITS = ("counts", "tpm", "cpm")
 
 
-def apply_tf_reference(*args, **kwargs):
-    raise NotImplementedError("apply_tf_reference is being implemented")
+def _expression_frame(expr) -> tuple[pd.DataFrame, str | None, pd.Series | None]:
+    """Samples x genes DataFrame of raw values, the units recorded with it, and gene lengths if known."""
+    if isinstance(expr, pd.DataFrame):
+        return expr.copy(), expr.attrs.get("units"), None
+    adata = get_modality(expr, "rna")
+    X = adata.X.toarray() if hasattr(adata.X, "toarray") else np.asarray(adata.X)
+    df = pd.DataFrame(X, index=adata.obs_names.astype(str), columns=adata.var_names.astype(str))
+    lengths = adata.var["length"] if "length" in adata.var else None
+    return df, adata.uns.get("units"), lengths
+
+
+def _check_values(df: pd.DataFrame, what: str) -> pd.DataFrame:
+    try:
+        values = df.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{what}: expression values must be numeric ({err}).") from None
+    for bad, label, hint in (
+        (np.isnan(values), "NaN", "Fill or drop those genes before calling deepcage"),
+        (values < 0, "negative", "Expression must be raw counts, TPM or CPM (not log-ratios or z-scores)"),
+    ):
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{what}: {int(bad.sum())} {label} value(s), e.g. gene {df.columns[j]!r} in sample {df.index[i]!r} "
+                f"({values[i, j]}). {hint}."
+            )
+    zero = values.sum(axis=1) == 0
+    if zero.any():
+        raise ValueError(f"{what}: sample(s) {list(df.index[zero])} have zero expression for every gene.")
+    return pd.DataFrame(values, index=df.index, columns=df.columns)
+
+
+def _sum_duplicate_genes(df: pd.DataFrame, what: str) -> pd.DataFrame:
+    dup = df.columns.duplicated(keep=False)
+    if dup.any():
+        names = sorted(set(df.columns[dup]))
+        warnings.warn(
+            f"{what}: {len(names)} gene symbol(s) occur more than once and were summed: {names[:10]}"
+            f"{' ...' if len(names) > 10 else ''}.",
+            UserWarning,
+            stacklevel=3,
+        )
+        df = df.T.groupby(level=0, sort=False).sum().T
+    return df
+
+
+def _guess_units(df: pd.DataFrame, units: str | None) -> str:
+    if units is not None:
+        units = units.lower()
+        if units not in _UNITS:
+            raise ValueError(f"units={units!r}; expected one of {_UNITS}.")
+        return units
+    values = df.to_numpy()
+    return "counts" if np.allclose(values, np.round(values)) else "tpm"
+
+
+def _to_per_million(df: pd.DataFrame, units: str, lengths: pd.Series | None) -> pd.DataFrame:
+    """Raw counts -> TPM (gene lengths known) or CPM; TPM/CPM pass through. Library size uses all genes."""
+    if units != "counts":
+        return df
+    if lengths is not None:
+        rate = df / lengths.reindex(df.columns).to_numpy(dtype=np.float64)[None, :]
+        return rate.div(rate.sum(axis=1), axis=0) * 1e6
+    return df.div(df.sum(axis=1), axis=0) * 1e6
+
+
+def _select_tfs(df: pd.DataFrame, tfs: Sequence[str], fill_missing: bool, what: str) -> pd.DataFrame:
+    missing = [tf for tf in tfs if tf not in df.columns]
+    if missing:
+        msg = (
+            f"{what}: {len(missing)} of {len(tfs)} TFs are missing from the expression table: "
+            f"{missing[:20]}{' ...' if len(missing) > 20 else ''}."
+        )
+        if not fill_missing:
+            raise ValueError(
+                msg
+                + " Check gene symbols (e.g. aliases, Ensembl ids) or pass fill_missing=True to treat them as 0."
+            )
+        warnings.warn(msg + " They are treated as not expressed (0).", UserWarning, stacklevel=3)
+    return df.reindex(columns=list(tfs), fill_value=0.0)
+
+
+def _fit_quantiles(logx: np.ndarray) -> np.ndarray:
+    """Reference distribution: the mean over samples of each sample's sorted values."""
+    return np.sort(logx, axis=1).mean(axis=0)
+
+
+def _apply_quantiles(logx: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Replace each value by the reference value of its rank; tied values get the mean over their ranks."""
+    n = logx.shape[1]
+    if len(quantiles) != n:
+        raise ValueError(f"Reference has {len(quantiles)} quantiles but the expression has {n} TFs.")
+    csum = np.concatenate([[0.0], np.cumsum(quantiles)])
+    out = np.empty_like(logx, dtype=np.float64)
+    for i, row in enumerate(logx):
+        order = np.argsort(row, kind="stable")
+        sorted_row = row[order]
+        # tie groups in the sorted row: [first, last) positions
+        starts = np.flatnonzero(np.r_[True, sorted_row[1:] != sorted_row[:-1]])
+        ends = np.r_[starts[1:], n]
+        group_mean = (csum[ends] - csum[starts]) / (ends - starts)
+        values = np.repeat(group_mean, ends - starts)
+        out[i, order] = values
+    return out
+
+
+def _normalised(df: pd.DataFrame, lengths, units, tfs, fill_missing, what) -> tuple[pd.DataFrame, str]:
+    df = _sum_duplicate_genes(_check_values(df, what), what)
+    units = _guess_units(df, units)
+    per_million = _to_per_million(df, units, lengths)
+    return np.log1p(_select_tfs(per_million, tfs, fill_missing, what)), units
+
+
+def tf_expression(
+    data,
+    expr=None,
+    *,
+    tfs: Sequence[str] | None = None,
+    units: str | None = None,
+    train: Sequence[str] | None = None,
+    fill_missing: bool = False,
+    key_added: str = "tf_expr",
+    copy: bool = False,
+) -> AnnData | None:
+    """Add normalised TF expression to each sample: TPM/CPM -> ``log1p`` -> quantile normalisation over TFs.
+
+    Within each sample the TF values are replaced by a reference distribution at their ranks (DeepCAGE's
+    normalisation). The reference is the mean sorted profile of the **training samples only**; it is stored in
+    ``uns['deepcage']['tf_reference']`` and reused for test and new samples (:func:`apply_tf_reference`), so
+    held-out samples never leak into it.
+
+    Parameters
+    ----------
+    data
+        Samples x loci AnnData, or a MuData whose ``'rna'`` modality is used when ``expr`` is None.
+    expr
+        Samples x genes expression: AnnData (``uns['units']`` read when present) or DataFrame. Sample names
+        must include every ``data.obs_names``. Raw counts become TPM when ``var['length']`` is known, else CPM.
+    tfs
+        TF symbols, in model input order. Default: the columns of ``varm['motif_scores']``.
+    units
+        ``'counts'``, ``'tpm'`` or ``'cpm'``; guessed when None (integers -> counts).
+    train
+        Samples that define the reference. Default: ``obs['split'] == 'train'`` when that column exists,
+        else all samples.
+    fill_missing
+        TFs absent from the expression table raise an error listing them; with ``True`` they are set to 0.
+    key_added
+        Key in ``obsm``.
+    copy
+        Return a modified copy instead of writing in place.
+
+    Returns
+    -------
+    None, or a copy when ``copy=True``. Writes
+
+    - ``obsm[key_added]``: DataFrame samples x TFs of normalised ``log1p`` expression;
+    - ``uns['deepcage']['tf_reference']``: ``{'tfs', 'quantiles', 'units', 'train_samples'}``;
+    - ``uns['deepcage']['tfs']``: the TF order.
+
+    Examples
+    --------
+    >>> mdata = dc.datasets.synthetic(rna=True)
+    >>> dc.pp.tf_expression(mdata)
+    >>> mdata["atac"].obsm["tf_expr"].shape
+    (12, 8)
+    """
+    if copy:
+        data = data.copy()
+    adata = get_modality(data, "atac")
+    if expr is None:
+        if isinstance(data, AnnData):
+            raise ValueError(
+                "Pass expr= (samples x genes AnnData or DataFrame), or a MuData with an 'rna' modality."
+            )
+        expr = get_modality(data, "rna")
+    if tfs is None:
+        if "motif_scores" not in adata.varm:
+            raise ValueError(
+                "Pass tfs=, or run dc.pp.motif_scores first so the TF list comes from the motif database."
+            )
+        tfs = list(adata.varm["motif_scores"].columns)
+    tfs = [str(t) for t in tfs]
+    if len(set(tfs)) != len(tfs):
+        raise ValueError("tfs contains duplicated names.")
+
+    df, recorded_units, lengths = _expression_frame(expr)
+    df.index = df.index.astype(str)
+    missing = [s for s in adata.obs_names if s not in df.index]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} sample(s) have no expression: {missing[:10]}. Expression samples are {list(df.index[:10])}"
+            f"{' ...' if len(df.index) > 10 else ''}; sample names must match obs_names."
+        )
+    df = df.loc[list(adata.obs_names)]
+    logx, units = _normalised(df, lengths, units or recorded_units, tfs, fill_missing, "expression")
+
+    if train is None:
+        if "split" in adata.obs:
+            train = list(adata.obs_names[adata.obs["split"].astype(str) == "train"])
+        else:
+            train = list(adata.obs_names)
+            log.info("No obs['split']: the TF quantile reference is fit on all %d samples.", len(train))
+    train = [str(s) for s in train]
+    unknown = [s for s in train if s not in logx.index]
+    if unknown or not train:
+        raise ValueError(f"train samples must be a non-empty subset of obs_names; unknown: {unknown[:10]}.")
+    quantiles = _fit_quantiles(logx.loc[train].to_numpy())
+
+    adata.obsm[key_added] = pd.DataFrame(
+        _apply_quantiles(logx.to_numpy(), quantiles), index=adata.obs_names, columns=tfs
+    )
+    rec = deepcage_uns(adata)
+    rec["tf_reference"] = {"tfs": tfs, "quantiles": quantiles, "units": units, "train_samples": train}
+    rec["tfs"] = tfs
+    return data if copy else None
+
+
+def apply_tf_reference(
+    expr, reference: dict, *, units: str | None = None, fill_missing: bool = False
+) -> pd.DataFrame:
+    """Normalise new samples' expression with a stored reference (from :func:`tf_expression` or a saved model).
+
+    Parameters
+    ----------
+    expr
+        Samples x genes AnnData (bulk RNA, or pseudobulk from :func:`deepcage.pp.pseudobulk`) or DataFrame.
+    reference
+        ``uns['deepcage']['tf_reference']`` or ``model.tf_reference``.
+    units, fill_missing
+        As in :func:`tf_expression`.
+
+    Returns
+    -------
+    DataFrame samples x TFs (reference order) of quantile-normalised ``log1p`` expression.
+
+    Examples
+    --------
+    >>> mdata = dc.datasets.synthetic(rna=True)
+    >>> ref = mdata["atac"].uns["deepcage"]["tf_reference"]
+    >>> dc.pp.apply_tf_reference(mdata["rna"], ref).shape
+    (12, 8)
+    """
+    for key in ("tfs", "quantiles"):
+        if key not in reference:
+            raise ValueError(
+                f"reference has no {key!r}: pass uns['deepcage']['tf_reference'] or model.tf_reference."
+            )
+    tfs = list(reference["tfs"])
+    df, recorded_units, lengths = _expression_frame(expr)
+    df.index = df.index.astype(str)
+    logx, _ = _normalised(df, lengths, units or recorded_units, tfs, fill_missing, "expression")
+    values = _apply_quantiles(logx.to_numpy(), np.asarray(reference["quantiles"], dtype=np.float64))
+    return pd.DataFrame(values, index=df.index, columns=tfs)
