@@ -1,7 +1,7 @@
 """Preprocessing: bins, labels, read counts, TF expression, motif scores, splits."""
 
 from .._onehot import one_hot, reverse_complement_codes
-from ._bins import bin_genome
+from ._bins import bin_genome, sequenced_regions
 from ._counts import count_reads, normalize_depth
 from ._labels import binarize_peaks
 from ._motif_scores import motif_scores
@@ -19,6 +19,7 @@ __all__ = [
     "one_hot",
     "pseudobulk",
     "reverse_complement_codes",
+    "sequenced_regions",
     "split_loci",
     "split_samples",
     "tf_expression",

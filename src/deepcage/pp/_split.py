@@ -2,12 +2,324 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import sparse
+
+from .._genome import canonical_chrom
+from .._utils import deepcage_uns, get_modality, loci_of
+from ._bins import _covered_bp, _merge_by_contig
+
 __all__ = ["split_loci", "split_samples"]
 
+logger = logging.getLogger("deepcage")
 
-def split_samples(*args, **kwargs):
-    raise NotImplementedError("split_samples is being implemented")
+SAMPLE_SPLITS = ["train", "test"]
+LOCUS_SPLITS = ["train", "val", "test"]
+LOCUS_CLASSES = ["known", "novel", "other"]
 
 
-def split_loci(*args, **kwargs):
-    raise NotImplementedError("split_loci is being implemented")
+def _samples_of(data) -> tuple[AnnData, pd.Index, pd.Index]:
+    """The 'atac' AnnData, its (labelled) samples and all samples of ``data`` (all MuData modalities)."""
+    adata = get_modality(data, "atac")
+    labelled = pd.Index(adata.obs_names.astype(str))
+    everyone = labelled if isinstance(data, AnnData) else pd.Index(data.obs_names.astype(str))
+    return adata, labelled, everyone
+
+
+def split_samples(
+    data,
+    *,
+    test: str | Sequence[str] | None = None,
+    n_folds: int | None = None,
+    fold: int = 0,
+    seed: int = 0,
+    key_added: str = "split",
+    copy: bool = False,
+):
+    """Split samples (cell types) into training and test sets: named hold-out or k-fold.
+
+    Exactly one of ``test`` and ``n_folds`` is given. Held-out cell types are the paper's main evaluation
+    (5-fold cross-validation over 55 cell types: 44 train / 11 test).
+
+    For a MuData, folds are drawn over the samples of the ``'atac'`` modality (those with labels). Samples
+    present only in other modalities (e.g. RNA without ATAC) cannot be trained on and are marked
+    ``'test'``; the label is written to every modality's ``obs`` and to the MuData's global ``obs``.
+
+    Parameters
+    ----------
+    data
+        AnnData of samples x loci, or MuData with ``'atac'`` (and ``'rna'``).
+    test
+        Names of the held-out samples (one name or a list).
+    n_folds
+        Number of folds for k-fold cross-validation over samples (scikit-learn ``KFold``, shuffled with
+        ``seed``).
+    fold
+        Which fold (``0 .. n_folds - 1``) is the test set.
+    seed
+        Random seed for the fold assignment.
+    key_added
+        ``obs`` column to write.
+    copy
+        Return a modified copy instead of writing in place.
+
+    Returns
+    -------
+    ``None``, or the copy when ``copy=True``. Writes ``obs[key_added]`` (categorical ``'train'`` /
+    ``'test'``) and ``uns['deepcage']['params']['split_samples']``.
+
+    Raises
+    ------
+    ValueError
+        For unknown sample names, both or neither of ``test`` / ``n_folds``, a bad ``fold``, or an empty
+        training set.
+
+    Examples
+    --------
+    >>> dc.pp.split_samples(adata, test=["CD4", "CD8"])  # doctest: +SKIP
+    >>> dc.pp.split_samples(adata, n_folds=5, fold=0, seed=0)  # doctest: +SKIP
+    """
+    if (test is None) == (n_folds is None):
+        raise ValueError(
+            "Give exactly one of test= (held-out sample names) or n_folds= (k-fold over samples)."
+        )
+    if copy:
+        data = data.copy()
+    adata, labelled, everyone = _samples_of(data)
+    if test is not None:
+        test_names = [test] if isinstance(test, str) else [str(t) for t in test]
+        unknown = [t for t in test_names if t not in set(everyone)]
+        if unknown:
+            raise ValueError(
+                f"Unknown sample name(s) in test: {unknown}. Samples are: {list(everyone)[:20]}"
+                f"{' ...' if len(everyone) > 20 else ''}."
+            )
+        is_test = everyone.isin(test_names)
+        params = {"test": test_names}
+    else:
+        from sklearn.model_selection import KFold
+
+        n_folds = int(n_folds)
+        if n_folds < 2 or n_folds > len(labelled):
+            raise ValueError(
+                f"n_folds must be between 2 and the number of samples ({len(labelled)}), got {n_folds}."
+            )
+        if not 0 <= fold < n_folds:
+            raise ValueError(f"fold must be in 0..{n_folds - 1}, got {fold}.")
+        folds = list(KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(np.arange(len(labelled))))
+        test_idx = folds[fold][1]
+        is_test = everyone.isin(labelled[test_idx])
+        params = {"n_folds": n_folds, "fold": int(fold), "seed": int(seed)}
+    # samples without labels (other modalities only) cannot be trained on
+    is_test = np.asarray(is_test) | ~everyone.isin(labelled)
+    n_unlabelled = int((~everyone.isin(labelled)).sum())
+    if n_unlabelled:
+        logger.info("split_samples: %d sample(s) without 'atac' data marked 'test'.", n_unlabelled)
+    labels = pd.Series(
+        pd.Categorical(np.where(is_test, "test", "train"), categories=SAMPLE_SPLITS), index=everyone
+    )
+    n_train = int((labels == "train").sum())
+    if n_train == 0:
+        raise ValueError("The split leaves no training sample: hold out fewer samples.")
+    if int((labels == "test").sum()) == 0:
+        logger.warning("split_samples: no test sample.")
+
+    if isinstance(data, AnnData):
+        data.obs[key_added] = labels.reindex(data.obs_names.astype(str)).to_numpy()
+    else:
+        for mod in data.mod.values():
+            mod.obs[key_added] = labels.reindex(mod.obs_names.astype(str)).to_numpy()
+        data.obs[key_added] = labels.reindex(data.obs_names.astype(str)).to_numpy()
+    params["key_added"] = key_added
+    deepcage_uns(adata).setdefault("params", {})["split_samples"] = params
+    logger.info("split_samples: %d train, %d test samples.", n_train, len(labels) - n_train)
+    return data if copy else None
+
+
+def _resolve_split_chroms(given, present: np.ndarray, *, what: str) -> set[str]:
+    """Canonical keys of ``given`` contigs; raise for contigs without any locus."""
+    if given is None:
+        return set()
+    given = [given] if isinstance(given, str) else list(given)
+    keys = {canonical_chrom(c): str(c) for c in given}
+    unknown = [name for key, name in keys.items() if key not in set(present)]
+    if unknown:
+        raise ValueError(
+            f"{what}: contig(s) {unknown} have no locus (loci are on {sorted(set(present))[:20]})."
+        )
+    return set(keys)
+
+
+def split_loci(
+    data,
+    *,
+    layer: str | None = "binary",
+    min_positive: int = 2,
+    val_frac: float = 0.1,
+    val_chroms: str | Sequence[str] | None = None,
+    test_chroms: str | Sequence[str] | None = None,
+    seed: int = 0,
+    sample_key: str = "split",
+    key_added: str = "split",
+    class_key: str = "locus_class",
+    copy: bool = False,
+):
+    """Split loci into train/val/test and classify them as known/novel (DeepCAGE's rules).
+
+    **Locus class** (uses the sample split ``obs[sample_key]`` from :func:`split_samples`):
+
+    - ``'known'``: positive in >= ``min_positive`` training samples;
+    - ``'novel'``: positive in >= ``min_positive`` test samples and not overlapping a known locus
+      (sharing >= 1 bp; touching bins do not overlap), so a bin open only in held-out cell types;
+    - ``'other'``: everything else.
+
+    Without ``obs[sample_key]`` every sample counts as training (no locus is novel; a warning is logged).
+
+    **Locus split**: loci on ``test_chroms`` are ``'test'``, on ``val_chroms`` ``'val'``; when
+    ``val_chroms`` is not given, a seeded random ``val_frac`` of the remaining loci is ``'val'``; the rest
+    is ``'train'``. Neighbouring 200-bp bins share most of their 1-kb sequence window, so a random
+    validation set is optimistic: prefer ``val_chroms`` when there are several contigs.
+
+    Parameters
+    ----------
+    data
+        AnnData of samples x loci, or MuData (its ``'atac'`` modality is used).
+    layer
+        Layer with 0/1 labels (``None`` uses ``X``).
+    min_positive
+        Number of positive samples for ``'known'`` (training samples) and ``'novel'`` (test samples).
+    val_frac
+        Fraction of non-test loci drawn at random for validation when ``val_chroms`` is not given.
+    val_chroms, test_chroms
+        Contigs held out for validation / test (naming ``chr1`` or ``1`` both work).
+    seed
+        Random seed for the validation draw.
+    sample_key
+        ``obs`` column with the sample split.
+    key_added
+        ``var`` column for the locus split.
+    class_key
+        ``var`` column for the locus class.
+    copy
+        Return a modified copy instead of writing in place.
+
+    Returns
+    -------
+    ``None``, or the copy when ``copy=True``. Writes
+
+    - ``var[key_added]``: categorical ``'train'`` / ``'val'`` / ``'test'``;
+    - ``var[class_key]``: categorical ``'known'`` / ``'novel'`` / ``'other'``;
+    - ``uns['deepcage']['split']``: counts of samples per split, of loci per split and class, and the
+      parameters.
+
+    Examples
+    --------
+    >>> dc.pp.split_samples(adata, test=["CD4", "CD8"])  # doctest: +SKIP
+    >>> dc.pp.split_loci(adata, test_chroms=["chr8"], val_chroms=["chr9"])  # doctest: +SKIP
+    >>> adata.var["locus_class"].value_counts()  # doctest: +SKIP
+    """
+    if not 0 <= val_frac < 1:
+        raise ValueError(f"val_frac must be in [0, 1), got {val_frac!r}.")
+    if copy:
+        data = data.copy()
+    adata = get_modality(data, "atac")
+    if layer is None:
+        y = adata.X
+    elif layer in adata.layers:
+        y = adata.layers[layer]
+    else:
+        raise KeyError(
+            f"Layer {layer!r} not found (layers: {list(adata.layers)}). Run dc.pp.binarize_peaks first."
+        )
+    if y is None:
+        raise ValueError("adata.X is empty: pass layer= with the 0/1 labels.")
+    y = (y != 0).toarray() if sparse.issparse(y) else np.asarray(y) != 0
+
+    if sample_key in adata.obs:
+        split = adata.obs[sample_key].astype(str).to_numpy()
+        bad = sorted(set(split) - set(SAMPLE_SPLITS))
+        if bad:
+            raise ValueError(
+                f"obs[{sample_key!r}] must be 'train' or 'test', found {bad}. Use dc.pp.split_samples."
+            )
+    else:
+        logger.warning(
+            "split_loci: obs[%r] not found; every sample counts as training (no novel loci). "
+            "Run dc.pp.split_samples for a cell-type hold-out.",
+            sample_key,
+        )
+        split = np.full(adata.n_obs, "train")
+    train, test = split == "train", split == "test"
+    if not train.any():
+        raise ValueError(f"No training sample in obs[{sample_key!r}].")
+
+    loci = loci_of(adata)
+    n_train_pos = y[train].sum(axis=0)
+    n_test_pos = y[test].sum(axis=0)
+    known = n_train_pos >= min_positive
+    novel = (n_test_pos >= min_positive) & ~known
+    if novel.any() and known.any():
+        known_runs = _merge_by_contig(loci.loc[known])
+        keys = loci["chrom"].map(canonical_chrom).to_numpy()
+        for key in pd.unique(keys[novel]):
+            if key not in known_runs:
+                continue
+            rows = np.flatnonzero(novel & (keys == key))
+            hit = (
+                _covered_bp(known_runs[key], loci["start"].to_numpy()[rows], loci["end"].to_numpy()[rows]) > 0
+            )
+            novel[rows[hit]] = False
+    locus_class = np.where(known, "known", np.where(novel, "novel", "other"))
+
+    keys = loci["chrom"].map(canonical_chrom).to_numpy()
+    test_keys = _resolve_split_chroms(test_chroms, keys, what="test_chroms")
+    val_keys = _resolve_split_chroms(val_chroms, keys, what="val_chroms")
+    both = test_keys & val_keys
+    if both:
+        raise ValueError(f"Contig(s) {sorted(both)} are in both val_chroms and test_chroms.")
+    locus_split = np.full(len(loci), "train", dtype=object)
+    locus_split[np.isin(keys, list(test_keys))] = "test"
+    if val_chroms is not None:
+        locus_split[np.isin(keys, list(val_keys))] = "val"
+    elif val_frac > 0:
+        rest = np.flatnonzero(locus_split == "train")
+        n_val = int(round(val_frac * len(rest)))
+        pick = np.random.default_rng(seed).choice(rest, size=n_val, replace=False)
+        locus_split[pick] = "val"
+    if not (locus_split == "train").any():
+        raise ValueError(
+            "The locus split leaves no training locus: hold out fewer contigs or a smaller val_frac."
+        )
+
+    adata.var[key_added] = pd.Categorical(locus_split, categories=LOCUS_SPLITS)
+    adata.var[class_key] = pd.Categorical(locus_class, categories=LOCUS_CLASSES)
+    table = pd.crosstab(adata.var[key_added], adata.var[class_key], dropna=False)
+    summary = {
+        "samples": {s: int((split == s).sum()) for s in SAMPLE_SPLITS},
+        "loci": {s: int((locus_split == s).sum()) for s in LOCUS_SPLITS},
+        "locus_class": {c: int((locus_class == c).sum()) for c in LOCUS_CLASSES},
+        "loci_by_class": {s: {c: int(table.loc[s, c]) for c in LOCUS_CLASSES} for s in LOCUS_SPLITS},
+        "params": {
+            "layer": "X" if layer is None else layer,
+            "min_positive": int(min_positive),
+            "val_frac": float(val_frac),
+            "val_chroms": [] if val_chroms is None else list(np.atleast_1d(val_chroms).astype(str)),
+            "test_chroms": [] if test_chroms is None else list(np.atleast_1d(test_chroms).astype(str)),
+            "seed": int(seed),
+            "sample_key": sample_key,
+            "key_added": key_added,
+            "class_key": class_key,
+        },
+    }
+    deepcage_uns(adata)["split"] = summary
+    logger.info(
+        "split_loci: loci %s; classes %s.",
+        summary["loci"],
+        summary["locus_class"],
+    )
+    return data if copy else None
