@@ -109,3 +109,11 @@ def resolve_genome(adata: AnnData | None, genome=None):
     if adata is not None:
         deepcage_uns(adata)["genome"] = genome.to_dict()
     return genome
+
+
+def make_mudata(modalities: dict[str, AnnData]):
+    """A MuData of the given modalities, with mudata's forthcoming default of not pulling columns up."""
+    import mudata
+
+    with mudata.set_options(pull_on_update=False):
+        return mudata.MuData(modalities)

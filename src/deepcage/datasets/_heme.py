@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._genome import Genome
+from .._utils import make_mudata
 
 __all__ = ["HEME_CELL_TYPES", "heme", "shared_data_dir"]
 
@@ -141,9 +142,7 @@ def heme(
         "test_region": f"{chrom}:{lo}-{hi}",
     }
     if mudata:
-        import mudata as md
-
-        return md.MuData({"atac": adata, "rna": rna})
+        return make_mudata({"atac": adata, "rna": rna})
     return adata
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._genome import Genome
-from .._utils import deepcage_uns, locus_names
+from .._utils import deepcage_uns, locus_names, make_mudata
 from ..io._motifs import Motif
 
 __all__ = ["synthetic", "synthetic_motifs"]
@@ -80,7 +80,7 @@ def synthetic(
     Parameters
     ----------
     n_samples, n_loci, n_tfs
-        Size. Loci are 200-bp bins on ``chr1``-``chr3``; each TF is on in about half of the samples.
+        Size. Loci are 200-bp bins on ``chr1``-``chr3``; each sample expresses half of the TFs.
     n_test_samples
         Samples marked ``obs['split'] == 'test'`` (held out from training and from the TF reference).
     seq_len
@@ -137,8 +137,11 @@ def synthetic(
         pos = center[locus] + offset
         contigs[chrom[locus]][pos : pos + len(site)] = site
 
-    on = rng.random((n_samples, n_tfs)) < 0.5
-    on[np.arange(n_samples), rng.integers(0, n_tfs, n_samples)] = True  # nobody expresses nothing
+    # every sample expresses half of the TFs: with a fixed number of expressed TFs per sample, quantile
+    # normalisation over TFs keeps "on" above "off" across samples too
+    on = np.zeros((n_samples, n_tfs), dtype=bool)
+    for k in range(n_samples):
+        on[k, rng.choice(n_tfs, max(1, n_tfs // 2), replace=False)] = True
     tpm_tf = np.where(on, rng.lognormal(np.log(60), 0.5, on.shape), rng.lognormal(np.log(0.3), 0.7, on.shape))
     tpm_other = rng.lognormal(np.log(30), 1.0, (n_samples, n_other_genes))
     tpm = np.hstack([tpm_tf, tpm_other])
@@ -191,9 +194,7 @@ def synthetic(
     tf_expression(adata, rna_adata, tfs=tfs)
     split_loci(adata, val_chroms=["chr2"], test_chroms=["chr3"])
     if rna:
-        import mudata
-
-        return mudata.MuData({"atac": adata, "rna": rna_adata})
+        return make_mudata({"atac": adata, "rna": rna_adata})
     return adata
 
 
