@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +26,16 @@ NARROWPEAK_COLUMNS = [
     "summit",
 ]
 _HEADER_PREFIXES = ("#", "track", "browser")
+_COLUMN_HEADER_STARTS = {"start", "chromstart", "chrom_start", "begin", "chromStart"}
 
 
 def _open_text(path: Path):
+    """Open a plain or gzip text file; a ``.gz`` suffix on a file that is not gzip is an error."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"File not found: {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, expected a file.")
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if path.suffix == ".gz" and magic != b"\x1f\x8b":
@@ -38,10 +47,81 @@ def _open_text(path: Path):
     return open(path)
 
 
+def _iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, line without newline)`` of a plain or gzip text file.
+
+    A truncated or corrupt gzip stream, or a binary file, raises a ``ValueError`` naming the file and the
+    last good line (errors raised by the caller's parsing code pass through unchanged).
+    """
+    path = Path(path)
+    with _open_text(path) as fh:
+        lineno = 0
+        while True:
+            try:
+                line = fh.readline()
+            except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+                raise ValueError(
+                    f"{path}: the gzip stream is truncated or corrupt after line {lineno} ({err}). "
+                    "Re-download or re-compress the file."
+                ) from err
+            except UnicodeDecodeError as err:
+                raise ValueError(
+                    f"{path}, line {lineno + 1}: not a text file ({err}). Check that the path points to the "
+                    "right file."
+                ) from err
+            if not line:
+                return
+            lineno += 1
+            yield lineno, line.rstrip("\r\n")
+
+
+def _read_bed_rows(
+    path: Path, min_columns: int, max_columns: int | None = None
+) -> tuple[list[list[str]], list[int]]:
+    rows: list[list[str]] = []
+    linenos: list[int] = []
+    for lineno, line in _iter_lines(path):
+        if not line.strip() or line.startswith(_HEADER_PREFIXES):
+            continue
+        fields = line.split("\t")
+        if len(fields) < min_columns or (max_columns is not None and len(fields) > max_columns):
+            want = (
+                f"exactly {min_columns}"
+                if max_columns == min_columns
+                else f"at least {min_columns}"
+                if max_columns is None
+                else f"{min_columns} to {max_columns}"
+            )
+            raise ValueError(
+                f"{path}, line {lineno}: expected {want} tab-separated fields, got {len(fields)}: "
+                f"{line[:80]!r}. BED lines are 'chrom<TAB>start<TAB>end[...]'"
+                + (" (is the file truncated?)" if len(fields) < min_columns else "")
+                + "."
+            )
+        try:
+            start, end = int(fields[1]), int(fields[2])
+        except ValueError:
+            if not rows and fields[1].strip().lower() in {s.lower() for s in _COLUMN_HEADER_STARTS}:
+                continue  # a column-name header line without '#'
+            raise ValueError(
+                f"{path}, line {lineno}: start/end must be integers, got {fields[1]!r} and {fields[2]!r}. "
+                "If this is a header line, prefix it with '#'."
+            ) from None
+        if start < 0 or end < start:
+            raise ValueError(
+                f"{path}, line {lineno}: invalid interval {fields[0]}:{start}-{end} (need 0 <= start <= end)."
+            )
+        rows.append(fields)
+        linenos.append(lineno)
+    return rows, linenos
+
+
 def read_bed(
     path: str | os.PathLike, *, min_columns: int = 3, columns: list[str] | None = None
 ) -> pd.DataFrame:
     """Read a BED file (plain or gzip; ``track``/``browser``/``#`` header lines are skipped).
+
+    A first line of column names (``chrom  start  end ...``) without ``#`` is skipped too.
 
     Parameters
     ----------
@@ -61,42 +141,20 @@ def read_bed(
     ------
     ValueError
         Naming the file and line number of a malformed line (too few fields, non-integer or negative
-        coordinates, ``end < start``) or a truncated gzip file.
+        coordinates, ``end < start``), a ``.gz`` file that is not gzip, or a truncated gzip file.
+
+    Examples
+    --------
+    >>> bl = dc.io.read_bed("hg19-blacklist.v2.bed")  # doctest: +SKIP
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"BED file not found: {path}")
-    rows: list[list[str]] = []
-    try:
-        with _open_text(path) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip() or line.startswith(_HEADER_PREFIXES):
-                    continue
-                fields = line.split("\t")
-                if len(fields) < min_columns:
-                    raise ValueError(
-                        f"{path}, line {lineno}: expected at least {min_columns} tab-separated fields, got "
-                        f"{len(fields)}: {line[:80]!r}. BED lines are 'chrom<TAB>start<TAB>end[...]'."
-                    )
-                try:
-                    start, end = int(fields[1]), int(fields[2])
-                except ValueError:
-                    raise ValueError(
-                        f"{path}, line {lineno}: start/end must be integers, got {fields[1]!r} and {fields[2]!r}. "
-                        "If this is a header line, prefix it with '#'."
-                    ) from None
-                if start < 0 or end < start:
-                    raise ValueError(
-                        f"{path}, line {lineno}: invalid interval {fields[0]}:{start}-{end} (need 0 <= start <= end)."
-                    )
-                rows.append(fields)
-    except (EOFError, gzip.BadGzipFile, OSError) as err:
-        if isinstance(err, FileNotFoundError):
-            raise
-        raise ValueError(
-            f"{path}: the gzip stream is truncated or corrupt ({err}). Re-download or re-compress the file."
-        ) from err
+    rows, _ = _read_bed_rows(path, min_columns)
+    return _bed_frame(rows, columns)
+
+
+def _bed_frame(rows: list[list[str]], columns: list[str] | None) -> pd.DataFrame:
     width = max((len(r) for r in rows), default=3)
     names = list(columns or [])[:width]
     names += [f"col{i + 1}" for i in range(len(names), width)]
@@ -112,19 +170,32 @@ def read_bed(
 def read_narrowpeak(path: str | os.PathLike) -> pd.DataFrame:
     """Read an ENCODE/MACS2 narrowPeak file (10 columns, plain or gzip).
 
+    Parameters
+    ----------
+    path
+        narrowPeak file (``.narrowPeak`` or ``.narrowPeak.gz``); ``track``/``browser``/``#`` lines are skipped.
+
     Returns
     -------
     DataFrame with columns :data:`NARROWPEAK_COLUMNS`; ``signal``, ``pvalue``, ``qvalue`` float, ``summit`` int.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and line of a line without exactly 10 fields, a non-integer coordinate or a
+        non-numeric score/signal/p/q/summit value; or a truncated / fake gzip file.
 
     Examples
     --------
     >>> peaks = dc.io.read_narrowpeak("HSC.narrowPeak.gz")  # doctest: +SKIP
     """
-    df = read_bed(path, min_columns=10, columns=NARROWPEAK_COLUMNS)
-    if df.shape[1] != 10:
-        raise ValueError(
-            f"{path}: narrowPeak has exactly 10 columns, found {df.shape[1]}. Use dc.io.read_bed for other BED files."
-        )
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"narrowPeak file not found: {path}")
+    rows, linenos = _read_bed_rows(path, 10, 10)
+    df = _bed_frame(rows, NARROWPEAK_COLUMNS)
+    if df.shape[1] != 10:  # empty file
+        df = df.reindex(columns=NARROWPEAK_COLUMNS)
     for col, dtype in (
         ("score", np.float64),
         ("signal", np.float64),
@@ -134,9 +205,20 @@ def read_narrowpeak(path: str | os.PathLike) -> pd.DataFrame:
     ):
         try:
             df[col] = df[col].astype(dtype)
-        except ValueError:
-            bad = pd.to_numeric(df[col], errors="coerce").isna().to_numpy().argmax()
+        except (ValueError, TypeError):
+            values = pd.to_numeric(df[col], errors="coerce")
+            bad = values.isna().to_numpy()
+            if dtype is np.int64:
+                bad |= ~np.isclose(values.fillna(0).to_numpy(), np.round(values.fillna(0).to_numpy()))
+            i = int(bad.argmax())
             raise ValueError(
-                f"{path}: narrowPeak column {col!r} must be numeric; got {df[col].iloc[bad]!r} in data row {bad + 1}."
+                f"{path}, line {linenos[i]}: narrowPeak column {NARROWPEAK_COLUMNS.index(col) + 1} ({col!r}) "
+                f"must be {'an integer' if dtype is np.int64 else 'numeric'}, got {df[col].iloc[i]!r}."
             ) from None
+        if dtype is np.float64 and not np.isfinite(df[col].to_numpy()).all():
+            i = int((~np.isfinite(df[col].to_numpy())).argmax())
+            raise ValueError(
+                f"{path}, line {linenos[i]}: narrowPeak column {NARROWPEAK_COLUMNS.index(col) + 1} ({col!r}) "
+                f"is {rows[i][NARROWPEAK_COLUMNS.index(col)]!r}; use -1 for a missing value as ENCODE does."
+            )
     return df
