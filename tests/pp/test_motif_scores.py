@@ -101,3 +101,32 @@ def test_real_hocomoco_scan_on_hg19(shared_data, hg19_genome):
     assert np.isfinite(s.to_numpy()).all()
     assert (s.iloc[3] == 0).all()  # an all-N window scores 0
     assert (s.iloc[:3].to_numpy() > 0).all()
+
+
+def test_thresholded_scan_keeps_sites_above_the_cut_and_zeroes_the_rest(tmp_path):
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 4, (40, 300)).astype(np.uint8)
+    motifs = [
+        Motif(f"m{i}", rng.dirichlet(np.full(4, 0.3), 9), tf=f"T{i}", threshold=t)
+        for i, t in enumerate((2.0, 6.0, 9.0))
+    ]
+    exact = scan_max(codes, [m.log_odds() for m in motifs])
+    cuts = np.array([m.threshold for m in motifs])
+    floored = scan_max(codes, [m.log_odds() for m in motifs], thresholds=cuts)
+    np.testing.assert_allclose(floored, np.maximum(exact, cuts[None, :]), rtol=1e-6)
+
+    seq = "".join("ACGT"[b] for b in codes.ravel())
+    (tmp_path / "g.fa").write_text(">chr1\n" + seq + "\n")
+    adata = AnnData(np.zeros((1, 40), np.float32))
+    adata.var_names = [f"chr1:{i * 300 + 50}-{i * 300 + 250}" for i in range(40)]
+    dc.pp.motif_scores(adata, motifs, genome=tmp_path / "g.fa", window=300, min_score="motif", progress=False)
+    got = adata.varm["motif_scores"].to_numpy()
+    np.testing.assert_allclose(got, np.where(exact > cuts, exact, 0.0), rtol=1e-5)
+    with pytest.raises(ValueError, match="carry no threshold"):
+        dc.pp.motif_scores(
+            adata,
+            [Motif("x", np.full((4, 4), 0.25))],
+            genome=tmp_path / "g.fa",
+            min_score="motif",
+            progress=False,
+        )
