@@ -1,3 +1,13 @@
-"""Plotting, scanpy-style: ``show=``, ``save=``, ``ax=``; functions return Axes."""
+"""Plotting, scanpy-style: ``show=``, ``save=``, ``ax=``; functions return Axes.
 
-__all__: list[str] = []
+With a non-interactive matplotlib backend (scripts, tests) the Axes are returned; with an interactive one
+(Jupyter, a GUI) the figure is shown unless ``show=False``.
+"""
+
+from ._filters import filter_logos
+from ._gis import gis
+from ._history import history
+from ._locus import track
+from ._performance import compare, metric_by_group, pr_curves, scatter
+
+__all__ = ["compare", "filter_logos", "gis", "history", "metric_by_group", "pr_curves", "scatter", "track"]

@@ -1,9 +1,519 @@
-"""Cell-wise and locus-wise metrics of predictions."""
+"""Cell-wise and locus-wise metrics of predictions (auPR, average precision, auROC, Pearson r, PSR)."""
 
 from __future__ import annotations
 
-__all__ = ["evaluate"]
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import sparse
+from scipy.stats import rankdata
+
+from .._utils import deepcage_uns, get_modality
+
+__all__ = ["binary_metrics", "evaluate", "regression_metrics", "summarize"]
+
+logger = logging.getLogger("deepcage")
+
+CLASSIFICATION_METRICS = ("auprc", "average_precision", "auroc")
+REGRESSION_METRICS = ("pearson", "psr", "psr_paper")
+_CHUNK = 2_000_000  # matrix entries processed at once by the vectorised metrics
+_RANGE_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
+_RANGE_LABELS = ("0", "(0,25%]", "(25,50%]", "(50,75%]", "(75,100%]")
+_VAR_LABELS = ("low", "median", "high")
 
 
-def evaluate(*args, **kwargs):
-    raise NotImplementedError("evaluate is being implemented")
+# --------------------------------------------------------------------------------------------------------------
+# metrics on the rows of a matrix (vectorised; equal to scikit-learn row by row, see the tests)
+# --------------------------------------------------------------------------------------------------------------
+def _row_chunks(m: int, n: int):
+    step = max(1, _CHUNK // max(n, 1))
+    for lo in range(0, m, step):
+        yield slice(lo, min(m, lo + step))
+
+
+def binary_metrics(y_true, y_score) -> pd.DataFrame:
+    """auPR (trapezoid and average precision) and auROC of each row of a matrix.
+
+    Row ``i`` gives the same numbers as scikit-learn on ``(y_true[i], y_score[i])``:
+    ``auc(*precision_recall_curve(...)[1::-1])`` (the trapezoid area under the PR curve, as the DeepCAGE
+    paper's code computed it), ``average_precision_score`` and ``roc_auc_score``, ties included. It is
+    vectorised, so metrics over 10^5 loci with a few samples each take a fraction of a second.
+
+    Parameters
+    ----------
+    y_true
+        ``(m, n)`` or ``(n,)`` 0/1 labels.
+    y_score
+        Scores of the same shape (probabilities, logits, any monotone score).
+
+    Returns
+    -------
+    DataFrame with one row per input row: ``auprc``, ``average_precision``, ``auroc``, ``n``, ``n_pos``.
+    Rows with only one class have NaN metrics (they are undefined); :func:`evaluate` drops and counts them.
+
+    Examples
+    --------
+    >>> from deepcage.tl._evaluate import binary_metrics
+    >>> binary_metrics([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]).round(3)
+       auprc  average_precision  auroc  n  n_pos
+    0  0.792              0.833   0.75  4      2
+    """
+    y = np.atleast_2d(np.asarray(y_true))
+    s = np.atleast_2d(np.asarray(y_score, dtype=np.float64))
+    if y.shape != s.shape:
+        raise ValueError(f"y_true has shape {y.shape} but y_score has shape {s.shape}.")
+    if y.size and not np.isin(y, (0, 1)).all():
+        raise ValueError("y_true must hold only 0/1 labels for classification metrics.")
+    if not np.isfinite(s).all():
+        raise ValueError("y_score holds NaN or infinite values; predictions must be finite.")
+    m, n = y.shape
+    out = np.full((m, 3), np.nan)
+    n_pos = y.sum(axis=1).astype(np.int64)
+    cols = np.arange(n)
+    for sl in _row_chunks(m, n):
+        yy = y[sl].astype(np.float64)
+        ss = s[sl]
+        pos = yy.sum(axis=1)
+        neg = n - pos
+        ok = (pos > 0) & (neg > 0)
+        if not ok.any():
+            continue
+        yy, ss, pos, neg = yy[ok], ss[ok], pos[ok], neg[ok]
+        order = np.argsort(-ss, axis=1, kind="mergesort")
+        s_sorted = np.take_along_axis(ss, order, axis=1)
+        y_sorted = np.take_along_axis(yy, order, axis=1)
+        tps = np.cumsum(y_sorted, axis=1)
+        fps = np.cumsum(1.0 - y_sorted, axis=1)
+        # thresholds are the distinct scores: within a run of tied scores every position takes the counts at
+        # the end of the run, so repeated points add zero area (as scikit-learn's distinct thresholds do)
+        last = np.ones_like(s_sorted, dtype=bool)
+        last[:, :-1] = s_sorted[:, :-1] != s_sorted[:, 1:]
+        idx = np.where(last, cols[None, :], n)
+        nxt = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]
+        tps = np.take_along_axis(tps, nxt, axis=1)
+        fps = np.take_along_axis(fps, nxt, axis=1)
+        precision = tps / (tps + fps)
+        recall = tps / pos[:, None]
+        d_recall = np.diff(recall, axis=1, prepend=0.0)
+        prev_precision = np.concatenate([np.ones((len(pos), 1)), precision[:, :-1]], axis=1)
+        res = np.empty((len(pos), 3))
+        res[:, 0] = np.sum(d_recall * (precision + prev_precision) / 2.0, axis=1)
+        res[:, 1] = np.sum(d_recall * precision, axis=1)
+        ranks = rankdata(ss, axis=1)  # average ranks for ties = Mann-Whitney U = sklearn's roc_auc_score
+        res[:, 2] = ((ranks * yy).sum(axis=1) - pos * (pos + 1) / 2.0) / (pos * neg)
+        block = out[sl]
+        block[ok] = res
+        out[sl] = block
+    df = pd.DataFrame(out, columns=list(CLASSIFICATION_METRICS))
+    df["n"] = n
+    df["n_pos"] = n_pos
+    return df
+
+
+def regression_metrics(y_true, y_pred) -> pd.DataFrame:
+    """Pearson r and the two readings of the paper's PSR for each row of a matrix.
+
+    * ``pearson``: Pearson correlation (equal to :func:`scipy.stats.pearsonr`). A constant prediction carries
+      no information about the ordering and is reported as ``r = 0`` (instead of undefined).
+    * ``psr``: ``sum((y - y_hat)^2) / sum((y - mean(y))^2)``, the residual sum of squares relative to the
+      variance (``1 - R^2``); 0 is perfect, 1 is as good as predicting the mean.
+    * ``psr_paper``: ``sum((y - y_hat)^2) / sum(mean(y)^2)`` = ``... / (n * mean(y)^2)``: the formula as
+      printed in the DeepCAGE paper, taken literally with ``y_bar`` the mean of ``y``.
+
+    Parameters
+    ----------
+    y_true, y_pred
+        ``(m, n)`` or ``(n,)`` arrays.
+
+    Returns
+    -------
+    DataFrame with one row per input row: ``pearson``, ``psr``, ``psr_paper``, ``n``. Rows where ``y_true``
+    is constant (or has mean 0) have NaN metrics (undefined); :func:`evaluate` drops and counts them.
+
+    Examples
+    --------
+    >>> from deepcage.tl._evaluate import regression_metrics
+    >>> regression_metrics([1.0, 2.0, 3.0], [1.0, 2.0, 4.0]).round(3)
+       pearson  psr  psr_paper  n
+    0    0.982  0.5      0.083  3
+    """
+    y = np.atleast_2d(np.asarray(y_true, dtype=np.float64))
+    p = np.atleast_2d(np.asarray(y_pred, dtype=np.float64))
+    if y.shape != p.shape:
+        raise ValueError(f"y_true has shape {y.shape} but y_pred has shape {p.shape}.")
+    if not (np.isfinite(y).all() and np.isfinite(p).all()):
+        raise ValueError("y_true or y_pred holds NaN or infinite values; both must be finite.")
+    m, n = y.shape
+    out = np.full((m, 3), np.nan)
+    for sl in _row_chunks(m, n):
+        yy, pp = y[sl], p[sl]
+        ym = yy.mean(axis=1, keepdims=True)
+        yc = yy - ym
+        pc = pp - pp.mean(axis=1, keepdims=True)
+        syy = (yc**2).sum(axis=1)
+        spp = (pc**2).sum(axis=1)
+        rss = ((yy - pp) ** 2).sum(axis=1)
+        ok = syy > 0
+        # a constant prediction: r := 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(spp > 0, (yc * pc).sum(axis=1) / np.sqrt(syy * spp), 0.0)
+            psr = rss / syy
+            denom = n * ym[:, 0] ** 2
+            psr_paper = rss / denom
+        res = np.column_stack([np.clip(r, -1.0, 1.0), psr, psr_paper])
+        res[~(ok & (denom > 0))] = np.nan
+        out[sl] = res
+    df = pd.DataFrame(out, columns=list(REGRESSION_METRICS))
+    df["n"] = n
+    return df
+
+
+# --------------------------------------------------------------------------------------------------------------
+# selection helpers (shared with the baselines)
+# --------------------------------------------------------------------------------------------------------------
+def _select(adata: AnnData, which, axis: str) -> np.ndarray:
+    """Integer indices of the samples (axis='obs') or loci (axis='var') chosen by ``which``."""
+    frame = adata.obs if axis == "obs" else adata.var
+    names = adata.obs_names if axis == "obs" else adata.var_names
+    what = "samples" if axis == "obs" else "loci"
+    if isinstance(which, str):
+        if which == "all":
+            return np.arange(len(names))
+        if "split" not in frame.columns:
+            raise KeyError(
+                f"{what}={which!r} needs adata.{axis}['split'], which is missing. Split the data first "
+                f"(dc.pp.split_{'samples' if axis == 'obs' else 'loci'}) or pass {what}='all' or a list of names."
+            )
+        idx = np.flatnonzero(frame["split"].astype(str).to_numpy() == which)
+        if idx.size == 0:
+            raise ValueError(
+                f"No {what} have adata.{axis}['split'] == {which!r} (values: "
+                f"{sorted(frame['split'].astype(str).unique())}). Pass {what}='all' or a list of names."
+            )
+        return idx
+    arr = np.asarray(which)
+    if arr.dtype == bool:
+        if arr.shape != (len(names),):
+            raise ValueError(f"Boolean {what} mask has length {arr.size}, expected {len(names)}.")
+        return np.flatnonzero(arr)
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(np.int64)
+    idx = names.get_indexer(pd.Index(arr.astype(str)))
+    if (idx < 0).any():
+        missing = arr[idx < 0]
+        raise KeyError(f"{len(missing)} {what} not found in adata, e.g. {list(missing[:3])}.")
+    return idx
+
+
+def _dense(mat, rows=None, cols=None) -> np.ndarray:
+    if rows is not None:
+        mat = mat[rows]
+    if cols is not None:
+        mat = mat[:, cols]
+    if sparse.issparse(mat):
+        mat = mat.toarray()
+    return np.asarray(mat, dtype=np.float64)
+
+
+def _get_layer(adata: AnnData, layer: str | None):
+    if layer is None or layer == "X":
+        if adata.X is None:
+            raise ValueError("adata.X is empty; pass layer= naming the layer that holds the values.")
+        return adata.X
+    if layer not in adata.layers:
+        raise KeyError(f"Layer {layer!r} not found in adata.layers (available: {list(adata.layers)}).")
+    return adata.layers[layer]
+
+
+def _truth_layer(adata: AnnData, layer: str | None, task: str) -> tuple[str, str]:
+    """Resolve (layer name, task) of the observed values."""
+    if task not in ("auto", "classification", "regression"):
+        raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}.")
+    if layer is None:
+        if task == "regression":
+            if "log_norm" not in adata.layers:
+                raise KeyError(
+                    "task='regression' without layer= uses layers['log_norm'], which is missing. "
+                    "Pass layer= naming the continuous signal."
+                )
+            return "log_norm", "regression"
+        return ("binary" if "binary" in adata.layers else "X"), "classification"
+    if task == "auto":
+        mat = _get_layer(adata, layer)
+        vals = mat.data if sparse.issparse(mat) else np.asarray(mat)
+        task = "classification" if np.isin(vals, (0, 1)).all() else "regression"
+    return layer, task
+
+
+# --------------------------------------------------------------------------------------------------------------
+# evaluate
+# --------------------------------------------------------------------------------------------------------------
+def evaluate(
+    adata: AnnData,
+    *,
+    key: str = "deepcage",
+    layer: str | None = None,
+    task: str = "auto",
+    samples: str | Sequence[str] = "test",
+    loci: str | Sequence[str] = "test",
+    groups: bool = True,
+    signal_layer: str | None = None,
+    key_added: str | None = None,
+    inplace: bool = True,
+) -> pd.DataFrame:
+    """Cell-wise (per sample) and locus-wise metrics of predictions against observed accessibility.
+
+    The paper's evaluation: for each held-out sample, how well are the accessible loci ranked
+    (**cell-wise**), and for each locus, how well are the samples in which it is accessible ranked
+    (**locus-wise**). Both are computed for all loci and separately for ``known`` and ``novel`` loci
+    (``var['locus_class']``). Locus-wise metrics are only defined where both classes occur among the
+    evaluated samples (classification) or the signal varies (regression); other loci are skipped and
+    counted (``n_skipped`` in the summary, and a log message).
+
+    The trapezoid auPR (the paper's number) interpolates linearly between PR points and is optimistic for tied
+    predictions: a constant prediction scores ``(1 + prevalence) / 2`` (e.g. the locus-mean baseline's
+    locus-wise auPR of 0.75 at prevalence 0.5). Average precision does not interpolate; both are reported.
+
+    Parameters
+    ----------
+    adata
+        Samples x loci AnnData (or MuData: the ``'atac'`` modality) with predictions in ``layers[key]``.
+    key
+        Layer holding the predictions (``'deepcage'`` from :func:`deepcage.tl.predict`, or a baseline such as
+        ``'baseline_locus_mean'``).
+    layer
+        Observed values. ``None``: ``layers['binary']`` (else ``X``) for classification, ``layers['log_norm']``
+        for ``task='regression'``. A layer name such as ``'log_norm'`` evaluates that signal.
+    task
+        ``'classification'`` (auPR, average precision, auROC), ``'regression'`` (Pearson r, PSR) or ``'auto'``
+        (classification when the observed values are all 0/1).
+    samples
+        Samples to evaluate: ``'test'`` (``obs['split'] == 'test'``, the held-out cell types), ``'train'``,
+        ``'all'``, a list of names or a boolean mask.
+    loci
+        Loci to evaluate: ``'test'`` (``var['split'] == 'test'``), ``'val'``, ``'train'``, ``'all'``, names or mask.
+    groups
+        Add locus descriptors to the locus-wise rows: cell range and variability groups (see Returns).
+    signal_layer
+        Signal whose variance across samples defines the variability groups. Default ``'log_norm'`` when present,
+        else the observed layer.
+    key_added
+        Prefix of the columns written to ``obs``/``var`` and key in ``uns['deepcage']['metrics']``
+        (default: ``key``).
+    inplace
+        Write the per-sample / per-locus metrics and the summary into ``adata``.
+
+    Returns
+    -------
+    A tidy DataFrame, one row per evaluated sample (``level == 'sample'``) per locus class and one row per
+    evaluated locus (``level == 'locus'``), with columns
+
+    ``key``
+        The evaluated predictions (so tables of several methods can be concatenated).
+    ``level``, ``name``
+        ``'sample'`` (cell-wise metric over loci; ``name`` is the sample) or ``'locus'`` (locus-wise metric over
+        samples; ``name`` is the locus).
+    ``locus_class``
+        The loci covered by the row: ``'all'`` and each class of ``var['locus_class']`` (``'known'``, ``'novel'``,
+        ``'other'``, see :func:`deepcage.pp.split_loci`) for sample rows (one row for each); the class of the locus
+        for locus rows. Without ``var['locus_class']`` every row is ``'all'``.
+    ``n``, ``n_pos``
+        Number of values the metric was computed over and of positives (classification).
+    metrics
+        Classification: ``auprc`` (trapezoid area under the PR curve, as the paper's code),
+        ``average_precision``, ``auroc``. Regression: ``pearson``, ``psr`` (``Σ(y−ŷ)²/Σ(y−ȳ)²``) and
+        ``psr_paper`` (``Σ(y−ŷ)²/Σȳ²`` as printed in the paper, ``ȳ`` the mean); see :func:`regression_metrics`.
+    ``n_active``, ``frac_active``, ``cell_range``, ``variance``, ``variability`` (locus rows, ``groups=True``)
+        Number / fraction of **all** samples of ``adata`` in which the locus is accessible (``layers['binary']``
+        or the observed 0/1 values), that fraction binned (``'0'``, ``'(0,25%]'`` ... ``'(75,100%]'``), the variance of the
+        signal across all samples, and its quartile group: ``'low'`` (< Q1), ``'median'`` (Q1-Q3),
+        ``'high'`` (> Q3), quartiles over the loci that have a locus-wise metric.
+
+    ``df.attrs['summary']`` holds the mean metrics as a nested dict
+    ``{level: {locus_class: {metric: mean, 'n': rows, 'n_skipped': rows}}}`` (the table form:
+    :func:`deepcage.tl.compare`), ``df.attrs['n_skipped']`` the skipped rows per ``'level/locus_class'``.
+    With ``inplace=True`` it also writes
+
+    * ``obs[f'{key_added}_{metric}']`` (all evaluated loci) and ``obs[f'{key_added}_{metric}_{locus_class}']``:
+      cell-wise metrics; NaN for samples not evaluated;
+    * ``var[f'{key_added}_{metric}']``: locus-wise metrics; NaN for loci not evaluated or skipped;
+    * ``uns['deepcage']['metrics'][key_added]``: the summary dict plus the parameters (``'params'``).
+
+    Examples
+    --------
+    >>> adata = dc.datasets.synthetic()
+    >>> model = dc.tl.fit(adata)
+    >>> dc.tl.predict(model, adata)
+    >>> df = dc.tl.evaluate(adata)
+    >>> df.attrs["summary"]["sample"]["known"]["auprc"]  # mean cell-wise auPR on known loci
+    >>> df[df.level == "locus"].groupby("variability")["auprc"].mean()
+    """
+    adata = get_modality(adata, "atac")
+    if key not in adata.layers:
+        raise KeyError(
+            f"No predictions in adata.layers[{key!r}] (layers: {list(adata.layers)}). "
+            "Run dc.tl.predict(model, adata) or dc.tl.baselines(adata) first."
+        )
+    layer, task = _truth_layer(adata, layer, task)
+    s_idx = _select(adata, samples, "obs")
+    l_idx = _select(adata, loci, "var")
+    if s_idx.size == 0 or l_idx.size == 0:
+        raise ValueError(f"Nothing to evaluate: {s_idx.size} samples x {l_idx.size} loci selected.")
+    truth_all = _dense(_get_layer(adata, layer), cols=l_idx)  # all samples x selected loci (for groups)
+    truth = truth_all[s_idx]
+    pred = _dense(adata.layers[key], rows=s_idx, cols=l_idx)
+    if task == "classification" and not np.isin(truth, (0, 1)).all():
+        raise ValueError(f"Observed layer {layer!r} is not 0/1; use task='regression' or a binary layer.")
+    metric_fn = binary_metrics if task == "classification" else regression_metrics
+    metric_names = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+
+    if "locus_class" in adata.var.columns:
+        lclass = adata.var["locus_class"].astype(str).to_numpy()[l_idx]
+    else:
+        lclass = np.full(l_idx.size, "all", dtype=object)
+    sample_names = adata.obs_names[s_idx].to_numpy()
+    locus_names_ = adata.var_names[l_idx].to_numpy()
+
+    frames = []
+    skipped: dict[tuple[str, str], int] = {}
+    present = pd.unique(lclass)
+    classes = ["all"] + [c for c in ("known", "novel", "other") if c in present]
+    classes += sorted(c for c in present if c not in classes)
+    for cls in classes:
+        cols = np.ones(l_idx.size, bool) if cls == "all" else lclass == cls
+        m = metric_fn(truth[:, cols], pred[:, cols])
+        m.insert(0, "name", sample_names)
+        m.insert(0, "locus_class", cls)
+        bad = m[list(metric_names)].isna().any(axis=1).to_numpy()
+        skipped[("sample", cls)] = int(bad.sum())
+        frames.append(m[~bad])
+    sample_df = pd.concat(frames, ignore_index=True)
+    sample_df.insert(0, "level", "sample")
+
+    locus_df = metric_fn(truth.T, pred.T)
+    locus_df.insert(0, "name", locus_names_)
+    locus_df.insert(1, "locus_class", lclass)
+    if groups:
+        if task == "classification":
+            active = truth_all > 0.5
+        elif "binary" in adata.layers:
+            active = _dense(adata.layers["binary"], cols=l_idx) > 0.5
+        else:
+            active = truth_all > 0
+        n_active = active.sum(axis=0)
+        frac = n_active / adata.n_obs
+        locus_df["n_active"] = n_active.astype(np.int64)
+        locus_df["frac_active"] = frac
+        rng_cat = np.where(n_active == 0, 0, np.searchsorted(_RANGE_BINS[1:], frac, side="left") + 1)
+        locus_df["cell_range"] = pd.Categorical.from_codes(
+            np.clip(rng_cat, 0, 4), categories=list(_RANGE_LABELS)
+        )
+        sig_name = signal_layer or ("log_norm" if "log_norm" in adata.layers else layer)
+        signal = truth_all if sig_name == layer else _dense(_get_layer(adata, sig_name), cols=l_idx)
+        var = signal.var(axis=0)
+        # quartiles over the loci that get a locus-wise metric (skipped loci are mostly invariant ones)
+        scored = ~locus_df[list(metric_names)].isna().any(axis=1).to_numpy()
+        q1, q3 = np.quantile(var[scored] if scored.any() else var, [0.25, 0.75])
+        vcode = np.where(var < q1, 0, np.where(var > q3, 2, 1))
+        locus_df["variance"] = var
+        locus_df["variability"] = pd.Categorical.from_codes(vcode, categories=list(_VAR_LABELS))
+    bad = locus_df[list(metric_names)].isna().any(axis=1).to_numpy()
+    for cls in classes:
+        in_cls = np.ones(len(bad), bool) if cls == "all" else lclass == cls
+        skipped[("locus", cls)] = int((bad & in_cls).sum())
+    if bad.any():
+        logger.info(
+            "evaluate(%s): %d of %d loci skipped for locus-wise metrics (%s across the %d evaluated samples).",
+            key,
+            int(bad.sum()),
+            len(bad),
+            "only one class" if task == "classification" else "constant signal",
+            s_idx.size,
+        )
+    locus_df = locus_df[~bad].reset_index(drop=True)
+    locus_df.insert(0, "level", "locus")
+
+    df = pd.concat([sample_df, locus_df], ignore_index=True)
+    df.insert(0, "key", key)
+    df["level"] = pd.Categorical(df["level"], categories=["sample", "locus"])
+    summary = summarize(df, skipped=skipped)
+    df.attrs["summary"] = _summary_dict(summary)
+    df.attrs["n_skipped"] = {f"{lv}/{c}": v for (lv, c), v in skipped.items()}
+    df.attrs["task"] = task
+
+    if inplace:
+        prefix = key_added or key
+        for cls in classes:
+            sub = sample_df[sample_df["locus_class"] == cls].set_index("name")
+            suffix = "" if cls == "all" else f"_{cls}"
+            for met in metric_names:
+                adata.obs[f"{prefix}_{met}{suffix}"] = sub[met].reindex(adata.obs_names).to_numpy()
+        loc = locus_df.set_index("name")
+        for met in metric_names:
+            adata.var[f"{prefix}_{met}"] = loc[met].reindex(adata.var_names).to_numpy()
+        rec = deepcage_uns(adata).setdefault("metrics", {})
+        rec[prefix] = _summary_dict(summary) | {
+            "params": {
+                "key": key,
+                "layer": layer,
+                "task": task,
+                "samples": samples if isinstance(samples, str) else "custom",
+                "loci": loci if isinstance(loci, str) else "custom",
+                "n_samples": int(s_idx.size),
+                "n_loci": int(l_idx.size),
+            }
+        }
+    return df
+
+
+def summarize(df: pd.DataFrame, *, skipped: dict | None = None) -> pd.DataFrame:
+    """Mean metrics of an :func:`evaluate` table per ``key``, ``level`` and ``locus_class``.
+
+    Locus rows are summarised for their own class and also pooled as ``'all'``.
+
+    Returns
+    -------
+    DataFrame indexed by (``key``, ``level``, ``locus_class``) with the mean of each metric, the number of rows
+    averaged (``n``) and, when known, the number of skipped rows (``n_skipped``).
+    """
+    metrics = [c for c in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if c in df.columns]
+    df = df.copy()
+    if "key" not in df.columns:
+        df["key"] = "prediction"
+    loc = df[df["level"] == "locus"]
+    pooled = loc.assign(locus_class="all")
+    parts = [df[df["level"] == "sample"], pooled]
+    if (loc["locus_class"] != "all").any():
+        parts.append(loc)
+    full = pd.concat(parts, ignore_index=True)
+    full["level"] = full["level"].astype(str)
+    full["locus_class"] = full["locus_class"].astype(str)
+    grp = full.groupby(["key", "level", "locus_class"], sort=False)
+    out = grp[metrics].mean()
+    out["n"] = grp.size()
+    if skipped is not None:
+        out["n_skipped"] = [int(skipped.get((lv, c), 0)) for _, lv, c in out.index]
+    order = {"sample": 0, "locus": 1}
+    corder = {"all": 0, "known": 1, "novel": 2, "other": 3}
+    out = out.iloc[
+        sorted(
+            range(len(out)),
+            key=lambda i: (
+                out.index[i][0],
+                order.get(out.index[i][1], 9),
+                corder.get(out.index[i][2], 9),
+            ),
+        )
+    ]
+    return out
+
+
+def _summary_dict(summary: pd.DataFrame) -> dict:
+    rec: dict = {}
+    for (_, level, cls), row in summary.iterrows():
+        vals = {k: (int(v) if k in ("n", "n_skipped") else float(v)) for k, v in row.items() if pd.notna(v)}
+        rec.setdefault(level, {})[cls] = vals
+    return rec

@@ -1,0 +1,95 @@
+"""Training curves from ``model.history_``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ._utils import _DOC_SHOW_SAVE, _finish
+
+__all__ = ["history"]
+
+
+def history(
+    model,
+    *,
+    metrics: Sequence[str] | None = None,
+    ax: plt.Axes | Sequence[plt.Axes] | None = None,
+    show: bool | None = None,
+    save: str | bool | None = None,
+):
+    """Training curves: losses on the left, other validation metrics (e.g. ``val_auprc``) on the right.
+
+    Parameters
+    ----------
+    model
+        A fitted :class:`deepcage.DeepCAGE` (its ``history_``), or a DataFrame with one row per epoch: an
+        ``epoch`` column or index (else the row number) and columns such as ``train_loss``, ``val_loss``, ``val_auprc``.
+    metrics
+        Columns to plot (default: every numeric column except ``epoch``/``step``).
+    ax
+        One Axes or a list of two to draw on (losses, other metrics).
+    {show_save}
+
+    Returns
+    -------
+    List of Axes: ``[losses]`` or ``[losses, metrics]`` (``None`` when shown). A dotted line marks the epoch
+    with the lowest ``val_loss``.
+
+    Examples
+    --------
+    >>> model = dc.tl.fit(adata)
+    >>> dc.pl.history(model)
+    """
+    hist = model if isinstance(model, pd.DataFrame) else getattr(model, "history_", None)
+    if hist is None:
+        raise ValueError("The model has no history_; fit it first or pass the history DataFrame.")
+    hist = pd.DataFrame(hist)
+    if hist.empty:
+        raise ValueError("The training history is empty (no completed epoch).")
+    if "epoch" in hist.columns:
+        x = hist["epoch"].to_numpy()
+    elif hist.index.name == "epoch":
+        x = hist.index.to_numpy()
+    else:
+        x = np.arange(len(hist))
+    if metrics is None:
+        metrics = [
+            c for c in hist.columns if c not in ("epoch", "step") and pd.api.types.is_numeric_dtype(hist[c])
+        ]
+    missing = [m for m in metrics if m not in hist.columns]
+    if missing:
+        raise KeyError(f"Column(s) {missing} not in the history (columns: {list(hist.columns)}).")
+    losses = [m for m in metrics if "loss" in m]
+    others = [m for m in metrics if "loss" not in m]
+    n_panels = int(bool(losses)) + int(bool(others))
+    if n_panels == 0:
+        raise ValueError("Nothing to plot: no metric columns.")
+    if ax is None:
+        fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 3.3), squeeze=False)
+        axes = list(axes[0])
+    else:
+        axes = [ax] if isinstance(ax, plt.Axes) else list(ax)
+        if len(axes) < n_panels:
+            raise ValueError(f"Need {n_panels} Axes (losses and other metrics), got {len(axes)}.")
+        fig = axes[0].figure
+    panels = [p for p in (losses, others) if p]
+    for ax, cols in zip(axes, panels):
+        for c in cols:
+            y = hist[c].to_numpy(dtype=float)
+            ok = np.isfinite(y)
+            ax.plot(x[ok], y[ok], marker="o", ms=3, lw=1.3, label=c)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss" if cols is losses else "metric")
+        ax.legend(fontsize="small", frameon=False)
+    if "val_loss" in hist.columns and hist["val_loss"].notna().any():
+        best = x[int(np.nanargmin(hist["val_loss"].to_numpy(dtype=float)))]
+        for ax in axes[:n_panels]:
+            ax.axvline(best, ls=":", color="grey", lw=1)
+    return _finish(fig, axes[:n_panels], show=show, save=save, name="history")
+
+
+history.__doc__ = history.__doc__.replace("{show_save}", _DOC_SHOW_SAVE)

@@ -1,0 +1,167 @@
+"""Genome-browser-style tracks of observed vs predicted accessibility over a region."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from anndata import AnnData
+
+from .._utils import get_modality, loci_of
+from ..tl._evaluate import _dense, _get_layer, _select
+from ._utils import _DOC_SHOW_SAVE, _finish
+
+__all__ = ["track"]
+
+_REGION = re.compile(r"^\s*(?P<chrom>[^:\s]+):(?P<start>[\d,_]+)-(?P<end>[\d,_]+)\s*$")
+
+
+def _parse_region(region: str) -> tuple[str, int, int]:
+    m = _REGION.match(str(region))
+    if m is None:
+        raise ValueError(f"Region {region!r} is not of the form 'chr20:10,000,000-10,200,000'.")
+    start, end = (int(m[g].replace(",", "").replace("_", "")) for g in ("start", "end"))
+    if end <= start:
+        raise ValueError(f"Region {region!r} ends before it starts.")
+    return m["chrom"], start, end
+
+
+def track(
+    adata: AnnData,
+    *,
+    region: str,
+    samples: str | Sequence[str] = "test",
+    keys: Sequence[str] | None = None,
+    max_samples: int = 6,
+    axes: Sequence[plt.Axes] | None = None,
+    show: bool | None = None,
+    save: str | bool | None = None,
+):
+    """Observed and predicted accessibility along a region, one row per sample (like a genome browser).
+
+    The first key is drawn as bars, one per bin (left axis), the others as lines on a right axis (predicted
+    probabilities or signal).
+
+    Parameters
+    ----------
+    adata
+        Samples x loci AnnData (or MuData) with ``var[['chrom','start','end']]`` (or ``chr:start-end`` names).
+    region
+        ``'chr20:10,000,000-10,200,000'`` (commas allowed, 0-based half-open like the locus names). Contig
+        names must match ``var['chrom']``.
+    samples
+        Samples to show: ``'test'``, ``'train'``, ``'all'`` or names (at most ``max_samples`` rows).
+    keys
+        Layers to draw: observed first, then predictions. Default: ``'log_norm'`` (else ``'binary'``) and every
+        present of ``'deepcage'`` and ``baseline_*``.
+    max_samples
+        Row limit.
+    axes
+        Axes to draw on, one per sample.
+    {show_save}
+
+    Returns
+    -------
+    List of the Axes (one per sample; ``None`` when shown).
+
+    Examples
+    --------
+    >>> dc.pl.track(adata, region="chr20:10,000,000-10,200,000", samples=["CD4", "CD8", "HSC"])
+    """
+    ad = get_modality(adata, "atac")
+    chrom, start, end = _parse_region(region)
+    loci = loci_of(ad)
+    inside = np.flatnonzero(
+        (loci["chrom"].to_numpy() == chrom)
+        & (loci["end"].to_numpy() > start)
+        & (loci["start"].to_numpy() < end)
+    )
+    if inside.size == 0:
+        contigs = sorted(loci["chrom"].unique())[:10]
+        raise ValueError(f"No loci in {region!r} (loci are on {contigs}).")
+    inside = inside[np.argsort(loci["start"].to_numpy()[inside], kind="stable")]
+    if keys is None:
+        observed = "log_norm" if "log_norm" in ad.layers else ("binary" if "binary" in ad.layers else "X")
+        preds = [k for k in ad.layers if k == "deepcage"] + sorted(
+            k for k in ad.layers if str(k).startswith("baseline_")
+        )
+        keys = [observed, *preds]
+    keys = list(keys)
+    s_idx = _select(ad, samples, "obs")[:max_samples]
+    starts = loci["start"].to_numpy()[inside]
+    ends = loci["end"].to_numpy()[inside]
+    # a step line over the bins, broken (NaN) where consecutive bins are not adjacent
+    gap = np.append(starts[1:] > ends[:-1], False)
+    xs, take = [], []
+    for i in range(len(starts)):
+        xs += [starts[i], ends[i]]
+        take += [i, i]
+        if gap[i]:
+            xs.append(np.nan)
+            take.append(-1)
+    xs, take = np.asarray(xs, dtype=float), np.asarray(take)
+
+    def steps(v):
+        out = v[np.maximum(take, 0)].astype(float)
+        out[take < 0] = np.nan
+        return out
+
+    values = {k: _dense(_get_layer(ad, k), rows=s_idx, cols=inside) for k in keys}
+    if axes is None:
+        fig, axes = plt.subplots(
+            len(s_idx), 1, figsize=(8, 1.25 * len(s_idx) + 0.6), sharex=True, squeeze=False
+        )
+        axes = list(axes[:, 0])
+    else:
+        axes = list(axes)
+        if len(axes) < len(s_idx):
+            raise ValueError(f"Need {len(s_idx)} Axes (one per sample), got {len(axes)}.")
+        fig = axes[0].figure
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    # the same scale in every row, so samples can be compared
+    obs_top = float(values[keys[0]].max()) or 1.0
+    pred_vals = [values[k] for k in keys[1:]]
+    pred_lo = min(0.0, min((float(v.min()) for v in pred_vals), default=0.0))
+    pred_hi = max((float(v.max()) for v in pred_vals), default=1.0) or 1.0
+    for row, (ax, name) in enumerate(zip(axes, ad.obs_names[s_idx])):
+        ax.bar(
+            starts,
+            values[keys[0]][row],
+            width=ends - starts,
+            align="edge",
+            color="0.6",
+            lw=0,
+            label=f"observed ({keys[0]})",
+        )
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize="small")
+        ax.set_xlim(start, end)
+        ax.set_ylim(min(0.0, float(values[keys[0]].min())), obs_top * 1.05)
+        ax.spines[["top", "right"]].set_visible(False)
+        if len(keys) > 1:
+            twin = ax.twinx()
+            for j, k in enumerate(keys[1:]):
+                twin.plot(xs, steps(values[k][row]), color=colors[j % len(colors)], lw=1.1, label=k)
+            twin.set_ylim(pred_lo, pred_hi * 1.05)
+            twin.tick_params(labelsize="x-small")
+            twin.spines[["top"]].set_visible(False)
+            if row == 0:
+                h1, l1 = ax.get_legend_handles_labels()
+                h2, l2 = twin.get_legend_handles_labels()
+                ax.legend(
+                    h1 + h2,
+                    l1 + l2,
+                    fontsize="x-small",
+                    frameon=False,
+                    ncol=len(keys),
+                    loc="lower left",
+                    bbox_to_anchor=(0, 1),
+                )
+        ax.tick_params(labelsize="x-small")
+    axes[len(s_idx) - 1].set_xlabel(f"{chrom} position (bp)")
+    axes[len(s_idx) - 1].ticklabel_format(axis="x", style="plain", useOffset=False)
+    return _finish(fig, axes[: len(s_idx)], show=show, save=save, name=f"track_{chrom}_{start}_{end}")
+
+
+track.__doc__ = track.__doc__.replace("{show_save}", _DOC_SHOW_SAVE)

@@ -1,0 +1,190 @@
+"""Each plot renders to a file, returns its Axes, and draws what it should."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from anndata import AnnData
+
+import deepcage as dc
+from deepcage.io import Motif
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def adata():
+    rng = np.random.default_rng(0)
+    n_obs, n_var = 8, 400
+    y = (rng.random((n_obs, n_var)) < 0.3).astype(np.uint8)
+    starts = 10_000_000 + np.arange(n_var) * 200
+    var = pd.DataFrame(
+        {
+            "chrom": "chr20",
+            "start": starts,
+            "end": starts + 200,
+            "split": ["train"] * 200 + ["test"] * 200,
+            "locus_class": (["known", "known", "novel"] * n_var)[:n_var],
+        },
+        index=[f"chr20:{s}-{s + 200}" for s in starts],
+    )
+    obs = pd.DataFrame({"split": ["train"] * 5 + ["test"] * 3}, index=[f"cell{i}" for i in range(n_obs)])
+    ad = AnnData(X=y.astype(np.float32), obs=obs, var=var)
+    ad.layers["binary"] = y
+    ad.layers["log_norm"] = (2 * y + rng.gamma(1.0, 0.4, y.shape)).astype(np.float32)
+    ad.layers["deepcage"] = np.clip(0.5 * y + 0.6 * rng.random(y.shape), 0, 1).astype(np.float32)
+    ad.layers["baseline_locus_mean"] = np.broadcast_to(y[:5].mean(0), y.shape).astype(np.float32)
+    return ad
+
+
+def _ok(path):
+    assert path.exists() and path.stat().st_size > 1000
+
+
+def test_pr_curves(adata, tmp_path):
+    ax = dc.pl.pr_curves(adata, key="deepcage", save=tmp_path / "pr.png")
+    _ok(tmp_path / "pr.png")
+    assert isinstance(ax, plt.Axes)
+    assert len(ax.lines) == 3  # one curve per test sample
+    assert "auPR" in ax.get_legend().get_texts()[0].get_text()
+
+
+def test_scatter_kinds(adata, tmp_path):
+    ax = dc.pl.scatter(adata, key="deepcage", sample="cell6", kind="hexbin", save=tmp_path / "hex.pdf")
+    _ok(tmp_path / "hex.pdf")
+    assert ax.collections and "r =" in ax.get_title()
+    ax = dc.pl.scatter(
+        adata, key="deepcage", layer="binary", kind="scatter", loci="all", save=tmp_path / "sc"
+    )
+    _ok(tmp_path / "sc.png")
+    assert ax.collections[0].get_offsets().shape[0] == adata.n_vars
+    assert ax.get_title().startswith("cell5")  # first test sample by default
+
+
+def test_metric_by_group(adata, tmp_path):
+    df = pd.concat([dc.tl.evaluate(adata, key=k, inplace=False) for k in ("deepcage", "baseline_locus_mean")])
+    ax = dc.pl.metric_by_group(df, metric="auprc", groupby="variability", save=tmp_path / "box.png")
+    _ok(tmp_path / "box.png")
+    n_groups = df[df.level == "locus"]["variability"].nunique()
+    assert len(ax.patches) == 2 * n_groups  # one box per method and group
+    ax = dc.pl.metric_by_group(
+        adata, metric="auroc", groupby="locus_class", kind="violin", save=tmp_path / "v.png"
+    )
+    _ok(tmp_path / "v.png")
+    assert [t.get_text().split("\n")[0] for t in ax.get_xticklabels()] == ["known", "novel"]
+    with pytest.raises(KeyError, match="not in the table"):
+        dc.pl.metric_by_group(df, metric="nope")
+
+
+def test_compare_bars(adata, tmp_path):
+    table = dc.tl.compare(adata)
+    ax = dc.pl.compare(table, metric="auprc", save=tmp_path / "cmp.png")
+    _ok(tmp_path / "cmp.png")
+    assert len(ax.patches) == 2 * 3  # 2 methods x (all, known, novel)
+    ax2 = dc.pl.compare(adata, metric="auroc", level="locus", classes=["all"])
+    assert len(ax2.patches) == 2
+
+
+def test_gis_bars(adata, tmp_path):
+    df = pd.DataFrame({"tf": [f"TF{i}" for i in range(30)], "gis": np.linspace(1, 0, 30)})
+    ax = dc.pl.gis(df, n_top=10, highlight=["TF0"], save=tmp_path / "gis.png")
+    _ok(tmp_path / "gis.png")
+    assert len(ax.patches) == 10
+    assert ax.get_yticklabels()[-1].get_text() == "TF0"  # highest on top
+    adata.uns["gis"] = {
+        "tf": df["tf"].to_numpy(),
+        "gis": df["gis"].to_numpy(),
+        "params": {"sample": "cell5", "center": "X", "window": 1000},
+    }
+    ax = dc.pl.gis(adata, n_top=5)
+    assert len(ax.patches) == 5 and "cell5" in ax.get_title()
+
+
+def test_filter_logos(tmp_path):
+    from deepcage.tl._filters import FilterMotifs
+
+    rng = np.random.default_rng(0)
+    motifs = [
+        Motif(f"filter{i}", rng.dirichlet(np.ones(4) * 0.3, size=15), meta={"filter": i}) for i in range(5)
+    ]
+    table = pd.DataFrame(
+        {
+            "influence": [0.1, 0.5, 0.3, 0.0, 0.2],
+            "best_tf": ["GATA1", "SPI1", "", "CTCF", "JUN"],
+            "evalue": [1e-4, 1e-3, 5.0, 1e-6, 0.5],
+            "matched": [True, True, False, True, False],
+        },
+        index=[m.name for m in motifs],
+    )
+    res = FilterMotifs(table, motifs, pd.DataFrame())
+    axes = dc.pl.filter_logos(res, n=4, save=tmp_path / "logos.png")
+    _ok(tmp_path / "logos.png")
+    assert len(axes) == 4
+    assert axes[0].get_title().startswith("filter1 · SPI1")  # highest influence first
+    axes = dc.pl.filter_logos(res, filters=[3], kind="probability")
+    assert len(axes) == 1 and "CTCF" in axes[0].get_title()
+
+
+def test_history(tmp_path):
+    hist = pd.DataFrame(
+        {
+            "epoch": range(5),
+            "train_loss": [0.7, 0.5, 0.4, 0.35, 0.33],
+            "val_loss": [0.72, 0.6, 0.5, 0.52, 0.55],
+            "val_auprc": [0.3, 0.4, 0.5, 0.5, 0.49],
+        }
+    )
+    axes = dc.pl.history(hist, save=tmp_path / "hist.png")
+    _ok(tmp_path / "hist.png")
+    assert len(axes) == 2
+    assert len([ln for ln in axes[0].lines if ln.get_label() in ("train_loss", "val_loss")]) == 2
+    assert axes[0].lines[-1].get_xdata()[0] == 2  # best val_loss marked
+    model = type("M", (), {"history_": hist[["epoch", "train_loss"]]})()
+    assert len(dc.pl.history(model)) == 1
+
+
+def test_track(adata, tmp_path):
+    axes = dc.pl.track(
+        adata, region="chr20:10,010,000-10,030,000", samples=["cell5", "cell6"], save=tmp_path / "t.png"
+    )
+    _ok(tmp_path / "t.png")
+    assert len(axes) == 2
+    twin_lines = [ln for a in axes[0].figure.axes for ln in a.lines]
+    assert len(twin_lines) == 2 * 2  # deepcage + baseline per sample
+    with pytest.raises(ValueError, match="No loci"):
+        dc.pl.track(adata, region="chr1:1-1000")
+    with pytest.raises(ValueError, match="form"):
+        dc.pl.track(adata, region="chr20-1000")
+
+
+def test_show_true_returns_none(adata, monkeypatch):
+    monkeypatch.setattr(plt, "show", lambda: None)
+    assert dc.pl.pr_curves(adata, show=True) is None
+
+
+def test_history_epoch_index_and_given_axes():
+    hist = pd.DataFrame(
+        {"train_loss": [0.7, 0.5, 0.4], "val_loss": [0.6, 0.5, 0.55]}, index=pd.Index([0, 1, 2], name="epoch")
+    )
+    fig, ax = plt.subplots()
+    axes = dc.pl.history(hist, ax=ax)
+    assert axes == [ax]
+    assert list(ax.lines[0].get_xdata()) == [0, 1, 2]
+    assert ax.lines[-1].get_xdata()[0] == 1  # best val_loss
+
+
+def test_save_true_writes_to_figures(adata, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ax = dc.pl.compare(adata, metric="average_precision", save=True)
+    assert isinstance(ax, plt.Axes)
+    _ok(tmp_path / "figures" / "compare_average_precision.png")
