@@ -20,10 +20,10 @@ log = logging.getLogger(__name__)
 HEME_CELL_TYPES = ("HSC", "MPP", "LMPP", "CLP", "GMP-A", "GMP-B", "GMP-C", "CD4", "CD8", "pDC")
 #: Default held-out cell types: one lymphoid, one myeloid.
 HEME_TEST = ("CD8", "GMP-B")
-#: The part of chr20 held out as test loci (the sequenced slice at 59.78-60.00 Mb, about 10 % of the loci).
-HEME_TEST_REGION = ("chr20", 59_700_000, 60_100_000)
-#: Validation loci (early stopping): the last ~200 kb of the 9.995-11.095 Mb slice.
-HEME_VAL_REGION = ("chr20", 10_900_000, 11_100_000)
+#: Held-out test loci: chr20:0.5-1 Mb (about 22 % of the loci, with accessible loci in every cell type).
+HEME_TEST_REGION = ("chr20", 500_000, 1_000_000)
+#: Validation loci (early stopping): chr20:0-0.5 Mb (about 19 %).
+HEME_VAL_REGION = ("chr20", 0, 500_000)
 
 
 def shared_data_dir(path: str | os.PathLike | None = None) -> Path:
@@ -61,8 +61,8 @@ def heme(
     Builds the full deepcage layout from the raw files: 200-bp bins over the parts of chr20 that have sequence
     (blacklist removed) -> peak labels per cell type ->
     HOCOMOCO v11 motif scores -> CPM -> quantile-normalised TF expression (reference fit on the training
-    cell types) -> sample split (``test`` held out) and locus split (``chr20:59.7-60.1 Mb`` held out as test
-    loci, ``chr20:10.9-11.1 Mb`` as validation loci).
+    cell types) -> sample split (``test`` held out) and locus split (``chr20:0.5-1 Mb`` held out as test
+    loci, ``chr20:0-0.5 Mb`` as validation loci).
 
     The RNA of CMP and MEP (no ATAC) is kept in the ``'rna'`` modality when ``mudata=True``: predicting them
     from RNA alone is what the package is for.
