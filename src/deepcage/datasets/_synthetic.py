@@ -16,7 +16,7 @@ from ..io._motifs import Motif
 
 __all__ = ["synthetic", "synthetic_motifs"]
 
-_FORMAT_VERSION = "1"  # bump when the generator changes, so cached FASTA files are not reused wrongly
+_FORMAT_VERSION = "2"  # bump when the generator changes, so cached FASTA files are not reused wrongly
 _CHROMS = ("chr1", "chr2", "chr3")
 _CHROM_SHARE = (0.6, 0.2, 0.2)  # train / val / test chromosomes
 _BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
@@ -62,7 +62,7 @@ def synthetic(
     *,
     n_test_samples: int = 2,
     seq_len: int = 1000,
-    motif_width: int = 12,
+    motif_width: int = 16,
     site_rate: float = 0.06,
     label_noise: float = 0.02,
     n_other_genes: int = 40,
