@@ -178,11 +178,6 @@ def test_empty_peak_file_alone(tmp_path):
         dc.pp.binarize_peaks(_bins(), {"a": empty})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="binarize_peaks silently gives an all-zero row for a sample whose peak file is empty or overlaps no "
-    "bin (other samples fine); proposed: warn naming the sample and file (pp/_labels.py, after the sample loop).",
-)
 def test_sample_without_any_positive_bin_warns(tmp_path):
     empty = _write(tmp_path / "empty.narrowPeak", [], newline_at_end=False)
     ok = _write(tmp_path / "ok.bed", ["chr20\t0\t400"])
@@ -207,13 +202,6 @@ def test_fasta_lowercase_is_sequence_and_iupac_is_n(tmp_path):
     assert "chr1:0-10" not in bins.index and "chr1:10-20" in bins.index
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Exception,
-    reason="Genome(truncated bgzip FASTA) raises struct.error('unpack requires a buffer of 4 bytes') from "
-    "Bio.bgzf while pyfaidx builds the index; fix: _genome._open_fasta should also catch struct.error, "
-    "EOFError and zlib.error and raise ValueError('<path>: truncated or corrupt bgzip FASTA ...').",
-)
 def test_truncated_bgzip_fasta_without_index(tmp_path):
     full = _bgzip_fasta(tmp_path / "full.fa.gz", {"chr1": _random_seq(200_000)})
     cut = tmp_path / "cut.fa.gz"
@@ -230,14 +218,6 @@ def _stale_index_genome(tmp_path):
     return dc.Genome(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Exception,
-    reason="a bgzip FASTA truncated after indexing: Genome.fetch/codes raise struct.error from Bio.bgzf (after "
-    "htslib prints '[E::bgzf_read_block] ...'); fix: in _genome.Genome._read_contig wrap the pyfaidx fallback "
-    "and raise ValueError('<path>: contig chr1 cannot be read: truncated or corrupt (delete the .fai/.gzi and "
-    "re-download)').",
-)
 @pytest.mark.filterwarnings("ignore:.*is older than FASTA file:RuntimeWarning")
 def test_truncated_bgzip_fasta_with_stale_index(tmp_path):
     genome = _stale_index_genome(tmp_path)
@@ -245,12 +225,6 @@ def test_truncated_bgzip_fasta_with_stale_index(tmp_path):
         genome.fetch("chr1", 199_000, 199_010)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a plain-text FASTA named .fa.gz is reported as 'compressed with plain gzip' (pyfaidx's "
-    "UnsupportedCompressionFormat); fix: _genome._open_fasta should check the gzip magic bytes first and say "
-    "'has a .gz suffix but is not gzip-compressed', like the BED reader.",
-)
 def test_gz_suffix_on_a_plain_text_fasta(tmp_path):
     f = _fasta(tmp_path / "genome.fa.gz", {"chr1": _random_seq(300)})
     with pytest.raises(ValueError, match="not gzip-compressed"):
@@ -412,11 +386,6 @@ def test_sample_with_no_tf_expression_gives_finite_values(atac):
     assert np.ptp(values[1]) == 0  # all TFs tied: every TF gets the mean reference quantile
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a sample whose TFs are all 0 gets a constant, mid-level normalised TF vector without any notice; "
-    "proposed: pp/_tf.py warns naming the sample(s) with no TF expression.",
-)
 def test_sample_with_no_tf_expression_warns(atac):
     table = _expr_table()
     table.loc["s2", ["TF1", "TF2", "TF3"]] = 0.0

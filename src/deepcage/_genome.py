@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -166,7 +168,14 @@ class Genome:
             with pysam.FastaFile(str(self.paths[i])) as fa:
                 return fa.fetch(contig)
         except (OSError, ValueError):
+            pass
+        try:
             return str(self._fastas[i][contig][:])
+        except (struct.error, EOFError, zlib.error, OSError, ValueError) as err:
+            raise ValueError(
+                f"{self.paths[i]}: truncated or corrupt FASTA; contig {contig!r} cannot be read ({err}). "
+                "Re-download the file and rebuild its .fai/.gzi index."
+            ) from err
 
     def fetch_codes(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Base codes of ``chrom:start-end`` (0-based, half-open); outside the contig is N (4)."""
@@ -191,15 +200,15 @@ class Genome:
         chroms = np.asarray(chroms).astype(str)
         centers = np.asarray(centers, dtype=np.int64)
         out = np.full((len(chroms), width), 4, dtype=np.uint8)
-        offsets = np.arange(width, dtype=np.int64) - width // 2
         for chrom in np.unique(chroms):
             idx = np.flatnonzero(chroms == chrom)
-            contig = self.codes(chrom)
-            pos = centers[idx, None] + offsets[None, :]
-            inside = (pos >= 0) & (pos < len(contig))
-            block = np.full(pos.shape, 4, dtype=np.uint8)
-            block[inside] = contig[pos[inside]]
-            out[idx] = block
+            # a strided view of all windows of the N-padded contig: gathering rows copies only n x width bytes
+            padded = np.concatenate(
+                [np.full(width, 4, np.uint8), self.codes(chrom), np.full(width, 4, np.uint8)]
+            )
+            view = np.lib.stride_tricks.sliding_window_view(padded, width)
+            first = np.clip(centers[idx] - width // 2 + width, 0, len(view) - 1)
+            out[idx] = view[first]
         return out
 
     def to_dict(self) -> dict:
@@ -216,6 +225,12 @@ def _open_fasta(path: Path):
 
     if not path.exists():
         raise FileNotFoundError(f"FASTA file not found: {path}")
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if path.suffix == ".gz" and magic != b"\x1f\x8b":
+        raise ValueError(
+            f"{path}: has a .gz suffix but is not gzip-compressed. Rename it without '.gz' or compress it with bgzip."
+        )
     try:
         return pyfaidx.Fasta(
             str(path), as_raw=True, sequence_always_upper=False, rebuild=False, build_index=True
@@ -224,6 +239,10 @@ def _open_fasta(path: Path):
         raise ValueError(
             f"{path}: compressed with plain gzip, which does not allow random access. "
             f"Recompress with 'bgzip' (htslib): zcat {path.name} | bgzip > {path.stem}.bgz.fa.gz"
+        ) from err
+    except (struct.error, EOFError, zlib.error) as err:
+        raise ValueError(
+            f"{path}: truncated or corrupt compressed FASTA ({err!r}). Re-download or re-compress it with bgzip."
         ) from err
     except (pyfaidx.FastaIndexingError, ValueError, OSError) as err:
         raise ValueError(

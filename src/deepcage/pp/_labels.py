@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -146,6 +147,13 @@ def binarize_peaks(
                 covered = _covered_bp(runs[key], bstart[rows], bend[rows])
                 n_cover[rows] += covered >= need[rows]
         binary[i] = n_cover >= min_replicate_frac * len(srcs) - 1e-9
+        if not binary[i].any():
+            warnings.warn(
+                f"Sample {sample!r}: no bin is open (its peak files {sources_rec[str(sample)]} are empty or cover "
+                "no bin by the replicate rule). Check the files and the regions.",
+                UserWarning,
+                stacklevel=2,
+            )
 
     if not any_match:
         bin_names = sorted(pd.unique(loci["chrom"]))[:10]

@@ -129,7 +129,16 @@ def _normalised(df: pd.DataFrame, lengths, units, tfs, fill_missing, what) -> tu
     df = _sum_duplicate_genes(_check_values(df, what), what)
     units = _guess_units(df, units)
     per_million = _to_per_million(df, units, lengths)
-    return np.log1p(_select_tfs(per_million, tfs, fill_missing, what)), units
+    selected = _select_tfs(per_million, tfs, fill_missing, what)
+    silent = selected.index[(selected.to_numpy() == 0).all(axis=1)]
+    if len(silent):
+        warnings.warn(
+            f"{what}: sample(s) {list(silent)} express none of the {len(tfs)} TFs; after quantile normalisation "
+            "all their TFs tie at the mean reference value, so predictions for them carry no TF information.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return np.log1p(selected), units
 
 
 def tf_expression(
