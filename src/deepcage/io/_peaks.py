@@ -150,8 +150,49 @@ def read_bed(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"BED file not found: {path}")
+    fast = _read_clean_bed(path, min_columns, columns)
+    if fast is not None:
+        return fast
     rows, _ = _read_bed_rows(path, min_columns)
     return _bed_frame(rows, columns)
+
+
+def _read_clean_bed(path: Path, min_columns: int, columns: list[str] | None) -> pd.DataFrame | None:
+    """pandas' C parser for the common case: no header lines, same number of fields everywhere, valid
+    coordinates. Anything else returns None, and the line-by-line reader finds and reports the problem."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if path.suffix == ".gz" and magic != b"\x1f\x8b":
+        return None
+    try:
+        df = pd.read_csv(
+            path,
+            sep="\t",
+            header=None,
+            dtype=str,
+            na_filter=False,
+            compression="gzip" if magic == b"\x1f\x8b" else None,
+        )
+    except Exception:  # any parse problem: the slow path reports it with a line number
+        return None
+    if df.shape[0] == 0 or df.shape[1] < min_columns:
+        return None
+    first = str(df.iat[0, 0])
+    if first.startswith(_HEADER_PREFIXES) or not first.strip():
+        return None
+    start = pd.to_numeric(df[1], errors="coerce")
+    end = pd.to_numeric(df[2], errors="coerce")
+    bad = start.isna() | end.isna() | (start < 0) | (end < start) | (start % 1 != 0) | (end % 1 != 0)
+    if bad.any() or df[0].str.startswith(_HEADER_PREFIXES).any():
+        return None
+    width = df.shape[1]
+    names = list(columns or [])[:width]
+    names += [f"col{i + 1}" for i in range(len(names), width)]
+    names[:3] = ["chrom", "start", "end"]
+    df.columns = names
+    df["start"] = start.astype(np.int64)
+    df["end"] = end.astype(np.int64)
+    return df
 
 
 def _bed_frame(rows: list[list[str]], columns: list[str] | None) -> pd.DataFrame:

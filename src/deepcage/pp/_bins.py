@@ -22,6 +22,12 @@ logger = logging.getLogger("deepcage")
 # --------------------------------------------------------------------------------------------------------
 
 
+def _canonical_keys(chroms: pd.Series) -> np.ndarray:
+    """``canonical_chrom`` of every row, computed once per distinct contig name."""
+    codes, uniques = pd.factorize(chroms.astype(str))
+    return np.array([canonical_chrom(u) for u in uniques], dtype=object)[codes]
+
+
 def _as_intervals(obj, *, what: str) -> pd.DataFrame:
     """A BED path or a DataFrame with ``chrom``/``start``/``end`` -> DataFrame (chrom str, start/end int64)."""
     if isinstance(obj, str | os.PathLike):
@@ -81,7 +87,7 @@ def _merge_by_contig(df: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if len(df) == 0:
         return out
-    keys = df["chrom"].map(canonical_chrom).to_numpy()
+    keys = _canonical_keys(df["chrom"])
     starts = df["start"].to_numpy(np.int64)
     ends = df["end"].to_numpy(np.int64)
     for key in pd.unique(keys):

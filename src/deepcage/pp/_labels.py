@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._genome import canonical_chrom
 from .._utils import deepcage_uns, get_modality, loci_of, locus_names, resolve_genome
-from ._bins import _as_intervals, _covered_bp, _merge_by_contig
+from ._bins import _as_intervals, _canonical_keys, _covered_bp, _merge_by_contig
 
 __all__ = ["binarize_peaks"]
 
@@ -26,7 +25,12 @@ def _bins_table(bins) -> tuple[pd.DataFrame, pd.Index]:
     """chrom/start/end of the bins and their names."""
     if isinstance(bins, pd.DataFrame):
         loci = _as_intervals(bins, what="bins")
-        names = locus_names(loci["chrom"], loci["start"], loci["end"])
+        names = pd.Index(bins.index.astype(str))
+        expected = (
+            [f"{c}:{s}-{e}" for c, s, e in loci.iloc[[0, -1]].itertuples(index=False)] if len(loci) else []
+        )
+        if len(loci) == 0 or list(names[[0, -1]]) != expected:  # not named chr:start-end (e.g. a RangeIndex)
+            names = locus_names(loci["chrom"], loci["start"], loci["end"])
     else:
         adata = get_modality(bins, "atac")
         loci = loci_of(adata).reset_index(drop=True)
@@ -112,7 +116,7 @@ def binarize_peaks(
     if not 0 < min_replicate_frac <= 1:
         raise ValueError(f"min_replicate_frac must be in (0, 1], got {min_replicate_frac!r}.")
     loci, names = _bins_table(bins)
-    bin_keys = loci["chrom"].map(canonical_chrom).to_numpy()
+    bin_keys = _canonical_keys(loci["chrom"])
     bstart = loci["start"].to_numpy(np.int64)
     bend = loci["end"].to_numpy(np.int64)
     need = min_overlap * (bend - bstart) - 1e-9
