@@ -2,11 +2,339 @@
 
 from __future__ import annotations
 
-__all__ = ["DeepCAGE"]
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ._network import DeepCAGENet, codes_to_onehot
+
+__all__ = ["MAX_STORED_LOCI_BYTES", "DeepCAGE"]
+
+#: Training loci are saved with their sequence codes (1 byte per base) and motif scores (4 bytes per TF)
+#: when these take at most this many bytes (512 MB: e.g. 200,000 loci x 1 kb + 500 TFs). Then prediction on the
+#: training loci needs neither the genome FASTA nor a motif database. Above it only coordinates are saved.
+MAX_STORED_LOCI_BYTES = 512 * 2**20
+
+_FORMAT_VERSION = 1
+_WEIGHTS = "weights.pt"
+_META = "model.json"
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, os.PathLike):
+        return str(obj)
+    return repr(obj)
 
 
 class DeepCAGE:
-    """Placeholder until the model lands."""
+    """A trained DeepCAGE model: the network plus everything needed to apply it to new data.
 
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError("DeepCAGE is being implemented")
+    Created by :func:`deepcage.tl.fit`; applied with :func:`deepcage.tl.predict` and
+    :func:`deepcage.tl.variant_effect`; stored with :meth:`save` / :meth:`load`.
+
+    Attributes
+    ----------
+    network
+        The :class:`~deepcage.model._network.DeepCAGENet` (PyTorch module).
+    tfs
+        TF symbols in the network's input order.
+    tf_reference
+        The TF-expression quantile reference (``uns['deepcage']['tf_reference']``) used to normalise new samples
+        with :func:`deepcage.pp.apply_tf_reference`.
+    genome
+        ``{'name', 'fasta', 'chrom_sizes'}`` of the training genome.
+    loci
+        DataFrame (index ``chr:start-end``) with ``chrom``, ``start``, ``end`` (and ``split``) of the training loci.
+    loci_codes, loci_motif
+        ``(n_loci, seq_len)`` uint8 base codes and loci x TFs motif scores of the training loci, kept when they
+        fit :data:`MAX_STORED_LOCI_BYTES` (else None): prediction on these loci then needs no genome.
+    motifs
+        Optional list of :class:`deepcage.io.Motif` used to score new loci / variant alleles.
+    motif_db
+        Name of the motif database the motif scores came from.
+    sample_expr
+        Normalised TF expression (samples x TFs) of the samples of the training AnnData (training and held-out),
+        so that :func:`deepcage.tl.variant_effect` can use them by name.
+    task
+        ``'classification'`` or ``'regression'``.
+    params
+        Training parameters.
+    history_
+        DataFrame with one row per epoch (``train_loss``, ``val_loss``, ``val_auprc`` / ``val_pearson``).
+    """
+
+    def __init__(
+        self,
+        network: DeepCAGENet,
+        *,
+        tfs,
+        tf_reference: dict | None = None,
+        genome: dict | None = None,
+        loci: pd.DataFrame | None = None,
+        loci_codes: np.ndarray | None = None,
+        loci_motif: pd.DataFrame | None = None,
+        motifs: list | None = None,
+        motif_db: str | None = None,
+        sample_expr: pd.DataFrame | None = None,
+        params: dict | None = None,
+        history: pd.DataFrame | None = None,
+        version: str | None = None,
+    ):
+        self.network = network
+        self.tfs = [str(t) for t in tfs]
+        if len(self.tfs) != network.n_tfs:
+            raise ValueError(f"{len(self.tfs)} TF names for a network with {network.n_tfs} TF inputs.")
+        self.tf_reference = tf_reference
+        self.genome = dict(genome or {})
+        self.loci = loci
+        self.loci_codes = loci_codes
+        self.loci_motif = loci_motif
+        self.motifs = motifs
+        self.motif_db = motif_db
+        self.sample_expr = sample_expr
+        self.task = network.task
+        self.params = dict(params or {})
+        self.history_ = history if history is not None else pd.DataFrame()
+        if version is None:
+            from .. import __version__ as version
+        self.version = version
+
+    def __repr__(self) -> str:
+        n_loci = 0 if self.loci is None else len(self.loci)
+        seq = "stored" if self.loci_codes is not None else "coordinates only"
+        return (
+            f"DeepCAGE(task={self.task!r}, tfs={len(self.tfs)}, preset={self.network.config['preset']!r}, "
+            f"parameters={self.network.n_parameters():,}, genome={self.genome.get('name', '')!r}, "
+            f"loci={n_loci:,} ({seq}), epochs={len(self.history_)})"
+        )
+
+    @property
+    def seq_len(self) -> int:
+        """Sequence window of the network (bp)."""
+        return self.network.seq_len
+
+    # ------------------------------------------------------------------ prediction
+    def predict_arrays(
+        self,
+        codes_or_onehot,
+        motif,
+        expr,
+        *,
+        batch_size: int = 256,
+        device: str | torch.device | None = None,
+    ) -> np.ndarray:
+        """Predictions for every (locus, sample) pair from plain arrays.
+
+        Parameters
+        ----------
+        codes_or_onehot
+            ``(n_loci, L)`` uint8 base codes (``A,C,G,T,N = 0..4``) or ``(n_loci, 4, L)`` one-hot. May be None
+            for a model without the sequence branch.
+        motif
+            ``(n_loci, T)`` motif scores, TFs in :attr:`tfs` order.
+        expr
+            ``(n_samples, T)`` normalised TF expression, TFs in :attr:`tfs` order.
+        batch_size
+            Loci per forward pass (each with all samples).
+        device
+            Torch device; default: where the network is.
+
+        Returns
+        -------
+        ``(n_loci, n_samples)`` float32 array of probabilities (classification) or values (regression).
+        """
+        net = self.network
+        motif = np.asarray(motif, dtype=np.float32)
+        expr = np.asarray(expr, dtype=np.float32)
+        if motif.ndim != 2 or motif.shape[1] != net.n_tfs:
+            raise ValueError(f"motif must be (n_loci, {net.n_tfs}), got {motif.shape}.")
+        if expr.ndim != 2 or expr.shape[1] != net.n_tfs:
+            raise ValueError(f"expr must be (n_samples, {net.n_tfs}), got {expr.shape}.")
+        for arr, what in ((motif, "motif scores"), (expr, "expression")):
+            if not np.isfinite(arr).all():
+                raise ValueError(f"The {what} contain NaN or infinite values; predictions would be NaN.")
+        seq = None
+        if net.use_sequence:
+            if codes_or_onehot is None:
+                raise ValueError("This model uses the sequence: pass the loci's codes or one-hot.")
+            seq = np.asarray(codes_or_onehot)
+            if seq.shape[0] != motif.shape[0]:
+                raise ValueError(f"{seq.shape[0]} sequences but {motif.shape[0]} rows of motif scores.")
+            if seq.shape[-1] != net.seq_len:
+                raise ValueError(f"Sequences are {seq.shape[-1]} bp; the model needs {net.seq_len} bp.")
+        device = torch.device(device) if device is not None else next(net.parameters()).device
+        was_training = net.training
+        net.eval()
+        out = np.empty((motif.shape[0], expr.shape[0]), dtype=np.float32)
+        x_expr = torch.from_numpy(expr).to(device)
+        try:
+            with torch.inference_mode():
+                for lo in range(0, motif.shape[0], batch_size):
+                    hi = min(lo + batch_size, motif.shape[0])
+                    x_seq = None
+                    if seq is not None:
+                        chunk = torch.from_numpy(np.ascontiguousarray(seq[lo:hi])).to(device)
+                        x_seq = codes_to_onehot(chunk) if chunk.dim() == 2 else chunk.float()
+                    y = net(x_seq, torch.from_numpy(motif[lo:hi]).to(device), x_expr).float()
+                    if self.task == "classification":
+                        y = torch.sigmoid(y)
+                    out[lo:hi] = y.cpu().numpy()
+        finally:
+            net.train(was_training)
+        return out
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the model to a directory (weights, TFs, reference, genome, loci, history, version).
+
+        The files are written to a temporary directory next to ``path`` which is then renamed, so an interrupted
+        save never leaves a half-written model.
+
+        Parameters
+        ----------
+        path
+            Output directory.
+        overwrite
+            Replace an existing directory.
+
+        Returns
+        -------
+        The directory path.
+
+        Examples
+        --------
+        >>> model.save("my_model")  # doctest: +SKIP
+        >>> model = dc.DeepCAGE.load("my_model")  # doctest: +SKIP
+        """
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        try:
+            state = {k: v.detach().cpu() for k, v in self.network.state_dict().items()}
+            torch.save({"config": self.network.config, "state_dict": state}, tmp / _WEIGHTS)
+            meta = {
+                "format_version": _FORMAT_VERSION,
+                "deepcage_version": self.version,
+                "task": self.task,
+                "tfs": self.tfs,
+                "genome": self.genome,
+                "motif_db": self.motif_db,
+                "params": self.params,
+                "n_parameters": self.network.n_parameters(),
+                "tf_reference": self.tf_reference,
+            }
+            (tmp / _META).write_text(json.dumps(_jsonable(meta), indent=1))
+            if self.loci is not None:
+                self.loci.to_csv(tmp / "loci.csv.gz", index_label="locus")
+            if self.loci_codes is not None:
+                np.save(tmp / "loci_codes.npy", np.asarray(self.loci_codes, dtype=np.uint8))
+            if self.loci_motif is not None:
+                np.save(tmp / "loci_motif.npy", np.asarray(self.loci_motif, dtype=np.float32))
+            if self.motifs:
+                rows = [{"name": m.name, "tf": m.tf, "pwm": np.asarray(m.pwm).tolist()} for m in self.motifs]
+                (tmp / "motifs.json").write_text(json.dumps(_jsonable(rows)))
+            self.history_.to_csv(tmp / "history.csv", index_label="epoch")
+            if self.sample_expr is not None:
+                self.sample_expr.to_csv(tmp / "sample_expr.csv", index_label="sample")
+            if path.exists():
+                old = path.with_name(f".{path.name}.old-{os.getpid()}")
+                path.rename(old)
+                tmp.rename(path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.rename(path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> DeepCAGE:
+        """Load a model written by :meth:`save`; needs no training data.
+
+        Parameters
+        ----------
+        path
+            Model directory.
+        map_location
+            Device for the weights (``'cpu'`` loads a GPU-trained model on any machine).
+
+        Returns
+        -------
+        The :class:`DeepCAGE` model (network in eval mode).
+        """
+        path = Path(path)
+        if not (path / _META).is_file() or not (path / _WEIGHTS).is_file():
+            raise FileNotFoundError(f"{path} is not a saved DeepCAGE model (no {_META} / {_WEIGHTS}).")
+        meta = json.loads((path / _META).read_text())
+        if meta.get("format_version", 0) > _FORMAT_VERSION:
+            raise ValueError(
+                f"{path} was saved by a newer deepcage ({meta.get('deepcage_version')}); upgrade to load it."
+            )
+        blob = torch.load(path / _WEIGHTS, map_location=map_location, weights_only=True)
+        net = DeepCAGENet(**blob["config"])
+        net.load_state_dict(blob["state_dict"])
+        net.to(map_location)
+        net.eval()
+        ref = meta.get("tf_reference")
+        if ref is not None and "quantiles" in ref:
+            ref = dict(ref, quantiles=np.asarray(ref["quantiles"], dtype=np.float64))
+        loci = None
+        if (path / "loci.csv.gz").is_file():
+            loci = pd.read_csv(path / "loci.csv.gz", index_col="locus", dtype={"chrom": str})
+            loci.index = loci.index.astype(str)
+            loci.index.name = None
+        codes = np.load(path / "loci_codes.npy") if (path / "loci_codes.npy").is_file() else None
+        motif = None
+        if (path / "loci_motif.npy").is_file():
+            motif = pd.DataFrame(np.load(path / "loci_motif.npy"), index=loci.index, columns=meta["tfs"])
+        motifs = None
+        if (path / "motifs.json").is_file():
+            from ..io._motifs import Motif
+
+            motifs = [
+                Motif(name=r["name"], pwm=np.asarray(r["pwm"]), tf=r["tf"])
+                for r in json.loads((path / "motifs.json").read_text())
+            ]
+        history = (
+            pd.read_csv(path / "history.csv", index_col="epoch") if (path / "history.csv").is_file() else None
+        )
+        sample_expr = None
+        if (path / "sample_expr.csv").is_file():
+            sample_expr = pd.read_csv(path / "sample_expr.csv", index_col="sample")
+            sample_expr.index = sample_expr.index.astype(str)
+            sample_expr.index.name = None
+        return cls(
+            net,
+            sample_expr=sample_expr,
+            tfs=meta["tfs"],
+            tf_reference=ref,
+            genome=meta.get("genome"),
+            loci=loci,
+            loci_codes=codes,
+            loci_motif=motif,
+            motifs=motifs,
+            motif_db=meta.get("motif_db"),
+            params=meta.get("params"),
+            history=history,
+            version=meta.get("deepcage_version"),
+        )

@@ -2,8 +2,427 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from tqdm.auto import tqdm
+
+from .._utils import UNS_KEY, deepcage_uns, get_modality, loci_of, locus_names, parse_locus_names
+from ..model._inputs import align_tfs, check_finite, expr_frame, fasta_list, motif_frame
+from ..model._model import DeepCAGE
+
 __all__ = ["predict"]
 
 
-def predict(*args, **kwargs):
-    raise NotImplementedError("predict is being implemented")
+# ----------------------------------------------------------------------------------------------- genome
+def _genome_name(rec) -> str:
+    return str((rec or {}).get("name") or "")
+
+
+def _check_genome_name(model: DeepCAGE, name: str, where: str) -> None:
+    want = _genome_name(model.genome)
+    if want and name and want != name:
+        raise ValueError(
+            f"The model was trained on genome {want!r} but {where} uses {name!r}. Predictions on another assembly "
+            "would be wrong: lift the loci over (e.g. pyliftover) or use data on the model's genome."
+        )
+
+
+def _model_genome(model: DeepCAGE, genome, adata: AnnData | None):
+    """The Genome to read new loci from: ``genome``, the data's recorded genome, or the model's FASTA."""
+    from .._genome import Genome
+
+    if genome is not None:
+        g = genome if isinstance(genome, Genome) else Genome(genome, name=_genome_name(model.genome) or None)
+        _check_genome_name(model, g.name or "", "genome=")
+        return g
+    candidates = []
+    if adata is not None:
+        rec = (adata.uns.get(UNS_KEY, {}) or {}).get("genome") or {}
+        if fasta_list(rec):
+            candidates.append(rec)
+    if fasta_list(model.genome):
+        candidates.append(model.genome)
+    for rec in candidates:
+        paths = [Path(p) for p in fasta_list(rec)]
+        if all(p.exists() for p in paths):
+            return Genome(paths, name=_genome_name(rec) or None)
+    raise ValueError(
+        "These loci are not stored with the model, so their sequences must be read from the genome, but no FASTA "
+        f"was found (model genome: {model.genome.get('name')!r}, files {model.genome.get('fasta')}). "
+        "Pass genome=dc.Genome('path/to/genome.fa', name=...)."
+    )
+
+
+# ----------------------------------------------------------------------------------------------- loci
+class _Loci:
+    """Where the sequences and motif scores of the loci to predict come from, chunk by chunk."""
+
+    def __init__(self, model: DeepCAGE, table: pd.DataFrame, motif: np.ndarray | None, genome, adata):
+        self.model = model
+        self.table = table
+        self.motif = motif
+        self.genome_arg = genome
+        self.adata = adata
+        self._genome = None
+        self.stored = None  # positions in model.loci when every locus is a stored training locus
+        if model.loci is not None and (model.loci_codes is not None or model.loci_motif is not None):
+            pos = model.loci.index.get_indexer(table.index)
+            if (pos >= 0).all():
+                self.stored = pos
+        if (
+            self.motif is None
+            and not (self.stored is not None and model.loci_motif is not None)
+            and not model.motifs
+        ):
+            raise ValueError(
+                f"No motif scores for the {len(table)} loci: they are not the model's stored training loci and the "
+                "model has no motifs to score them. Pass an AnnData with varm['motif_scores'] (dc.pp.motif_scores "
+                "with tfs=model.tfs), or set model.motifs = [...] (dc.io.read_motifs)."
+            )
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def genome(self):
+        if self._genome is None:
+            self._genome = _model_genome(self.model, self.genome_arg, self.adata)
+        return self._genome
+
+    def codes(self, lo: int, hi: int) -> np.ndarray | None:
+        net = self.model.network
+        if not net.use_sequence:
+            return None
+        if self.stored is not None and self.model.loci_codes is not None:
+            return np.asarray(self.model.loci_codes[self.stored[lo:hi]])
+        from .._onehot import locus_codes
+
+        t = self.table.iloc[lo:hi]
+        return locus_codes(
+            self.genome, t["chrom"].to_numpy(), t["start"].to_numpy(), t["end"].to_numpy(), window=net.seq_len
+        )
+
+    def motifs(self, lo: int, hi: int, codes: np.ndarray | None) -> np.ndarray:
+        if self.motif is not None:
+            return self.motif[lo:hi]
+        if self.stored is not None and self.model.loci_motif is not None:
+            return np.asarray(self.model.loci_motif.to_numpy()[self.stored[lo:hi]], dtype=np.float32)
+        if codes is None:
+            from .._onehot import locus_codes
+
+            t = self.table.iloc[lo:hi]
+            codes = locus_codes(
+                self.genome, t["chrom"].to_numpy(), t["start"].to_numpy(), t["end"].to_numpy(), window=1000
+            )
+        return score_motifs(self.model, codes)
+
+
+def score_motifs(model: DeepCAGE, codes: np.ndarray) -> np.ndarray:
+    """Motif scores (loci x model.tfs) of sequences with the model's motifs (max over each TF's motifs)."""
+    from ..pp._motif_scores import scan_max
+
+    motifs = model.motifs or []
+    tf_of = [m.tf or m.name for m in motifs]
+    missing = [t for t in model.tfs if t not in set(tf_of)]
+    if missing:
+        raise ValueError(f"model.motifs has no motif for {len(missing)} of the model's TFs: {missing[:20]}.")
+    per_motif = scan_max(codes, [m.log_odds() for m in motifs])
+    frame = pd.DataFrame(per_motif, columns=tf_of)
+    return frame.T.groupby(level=0, sort=False).max().T.reindex(columns=model.tfs).to_numpy(np.float32)
+
+
+def _loci_table(loci) -> tuple[pd.DataFrame, AnnData | None]:
+    if isinstance(loci, AnnData) or type(loci).__name__ == "MuData":
+        ad = get_modality(loci, "atac")
+        table = loci_of(ad).copy()
+        table.index = ad.var_names.astype(str)
+        return table, ad
+    if isinstance(loci, pd.DataFrame) and {"chrom", "start", "end"}.issubset(loci.columns):
+        table = loci[["chrom", "start", "end"]].astype({"chrom": str, "start": np.int64, "end": np.int64})
+        table.index = locus_names(table["chrom"], table["start"], table["end"])
+        return table, None
+    return parse_locus_names(list(loci)), None
+
+
+def _motif_of(ad: AnnData | None, motif_key: str, model: DeepCAGE) -> np.ndarray | None:
+    if ad is None or motif_key not in ad.varm:
+        return None
+    m = align_tfs(motif_frame(ad, motif_key), model.tfs, f"varm[{motif_key!r}]")
+    values = m.to_numpy(dtype=np.float32)
+    check_finite(values, f"varm[{motif_key!r}]", ad.var_names, model.tfs)
+    return values
+
+
+# ----------------------------------------------------------------------------------------------- outputs
+def _open_h5ad_sink(path: Path, obs: pd.DataFrame, var: pd.DataFrame, obsm: dict, uns: dict):
+    """Write an AnnData skeleton and an empty float32 ``X`` that chunks are written into (readable backed)."""
+    import h5py
+
+    AnnData(obs=obs, var=var, obsm=obsm, uns=uns).write_h5ad(path)
+    fh = h5py.File(path, "a")
+    if "X" in fh:
+        del fh["X"]
+    ds = fh.create_dataset(
+        "X", shape=(len(obs), len(var)), dtype="float32", chunks=(len(obs), min(len(var), 16384))
+    )
+    ds.attrs["encoding-type"] = "array"
+    ds.attrs["encoding-version"] = "0.2.0"
+    return fh, ds
+
+
+def _run(model, source: _Loci, expr: np.ndarray, *, batch_size, chunk_size, progress, sink) -> None:
+    n = len(source)
+    chunks = range(0, n, chunk_size)
+    for lo in tqdm(chunks, desc="deepcage predict", unit="chunk", disable=not progress or len(chunks) < 2):
+        hi = min(lo + chunk_size, n)
+        codes = source.codes(lo, hi)
+        motif = source.motifs(lo, hi, codes)
+        sink(lo, hi, model.predict_arrays(codes, motif, expr, batch_size=batch_size))
+
+
+def predict(
+    model: DeepCAGE,
+    adata=None,
+    *,
+    expr=None,
+    loci=None,
+    genome=None,
+    tf_key: str = "tf_expr",
+    motif_key: str = "motif_scores",
+    key_added: str = "deepcage",
+    fill_missing: bool = False,
+    batch_size: int = 256,
+    chunk_size: int = 20000,
+    out: str | os.PathLike | None = None,
+    progress: bool = True,
+    copy: bool = False,
+):
+    """Predict accessibility with a trained model: for the samples of ``adata``, or for new expression only.
+
+    Three uses:
+
+    (a) ``predict(model, adata)``: the samples of ``adata`` (``obsm[tf_key]``) x its loci (``varm[motif_key]``;
+        TF columns must be the model's TFs) -> ``adata.layers[key_added]``.
+    (b) ``predict(model, expr=rna)``: **new samples from their RNA alone** (a samples x genes AnnData of bulk TPM
+        or counts, pseudobulk from :func:`deepcage.pp.pseudobulk`, or a DataFrame). The expression is normalised
+        with the model's training reference (:func:`deepcage.pp.apply_tf_reference`); the loci are ``loci=``,
+        else those of ``adata``, else the model's stored training loci. Returns a **new** AnnData.
+    (c) With ``out=``, predictions stream over the loci in chunks of ``chunk_size`` (bounded memory) into one
+        bigWig per sample (``out`` a directory or ``.bw`` file, via :func:`deepcage.write_bigwig`) or into an
+        ``.h5ad`` file whose ``X`` holds the predictions (open it with ``anndata.read_h5ad(out, backed='r')``).
+
+    Sequences come from the model's stored loci when possible (no genome needed), else from ``genome`` / the
+    genome recorded in ``adata`` / the model's FASTA path. Motif scores for loci that are neither in ``adata``
+    nor stored come from ``model.motifs``.
+
+    Parameters
+    ----------
+    model
+        A trained :class:`deepcage.DeepCAGE`.
+    adata
+        Samples x loci AnnData (or MuData: ``'atac'``) with ``obsm[tf_key]`` and ``varm[motif_key]``.
+    expr
+        New samples' expression, samples x genes (raw TPM/CPM/counts, not normalised).
+    loci
+        Loci for (b)/(c): an AnnData (its ``var`` and ``varm[motif_key]``), a DataFrame with ``chrom``, ``start``,
+        ``end``, or ``chr:start-end`` names.
+    genome
+        :class:`deepcage.Genome` or FASTA path(s) for loci not stored with the model. Must be the model's assembly.
+    tf_key, motif_key
+        Keys of the normalised TF expression (``obsm``) and motif scores (``varm``).
+    key_added
+        Layer for the predictions.
+    fill_missing
+        For ``expr``: TFs missing from the expression table are treated as 0 (with a warning) instead of an error.
+    batch_size, chunk_size
+        Loci per forward pass; loci per streamed chunk.
+    out
+        Stream to bigWig (directory or ``.bw``) or ``.h5ad`` instead of returning the matrix.
+    progress
+        Progress bar over chunks.
+    copy
+        (a) only: return a copy of ``adata`` with the predictions instead of writing in place.
+
+    Returns
+    -------
+    (a) None (``adata.layers[key_added]`` written: float32 samples x loci, probabilities for classification or
+    values for regression; ``uns['deepcage']['predict'][key_added]`` records the model), or the copy;
+    (b) a new AnnData samples x loci with ``layers[key_added]``, ``obsm[tf_key]`` (normalised expression),
+    ``varm[motif_key]``, ``var[['chrom','start','end']]`` and ``uns['deepcage']`` (genome, TFs, reference);
+    (c) the list of bigWig paths, or the ``.h5ad`` path.
+
+    Examples
+    --------
+    >>> adata = dc.datasets.synthetic()
+    >>> model = dc.tl.fit(adata, preset="small", max_epochs=3, progress_bar=False)  # doctest: +SKIP
+    >>> dc.tl.predict(model, adata)  # doctest: +SKIP
+    >>> new = dc.tl.predict(model, expr=rna_of_new_cell_types)  # doctest: +SKIP
+    >>> dc.tl.predict(model, expr=rna, out="tracks/")  # one bigWig per sample  # doctest: +SKIP
+    """
+    if not isinstance(model, DeepCAGE):
+        raise TypeError(
+            f"model must be a dc.DeepCAGE (from dc.tl.fit or dc.DeepCAGE.load), got {type(model).__name__}."
+        )
+    data = adata
+    ad = get_modality(adata, "atac") if adata is not None else None
+    if ad is None and expr is None:
+        raise ValueError("Pass adata (predict its samples) or expr= (new samples' expression).")
+    if ad is not None:
+        _check_genome_name(model, _genome_name((ad.uns.get(UNS_KEY, {}) or {}).get("genome")), "adata")
+    if genome is not None:
+        genome = _model_genome(model, genome, None)  # checks the assembly name
+
+    # ---- samples
+    if expr is None:
+        if loci is not None:
+            raise ValueError("loci= is for expr= predictions; (a) predicts the loci of adata.")
+        if copy:
+            data = data.copy()
+            ad = get_modality(data, "atac")
+        e = align_tfs(expr_frame(ad, tf_key), model.tfs, f"obsm[{tf_key!r}]")
+        sample_names = ad.obs_names
+    else:
+        if model.tf_reference is None:
+            raise ValueError(
+                "The model has no TF-expression reference (tf_reference); cannot normalise new RNA."
+            )
+        from ..pp import apply_tf_reference
+
+        e = align_tfs(
+            apply_tf_reference(expr, model.tf_reference, fill_missing=fill_missing),
+            model.tfs,
+            "the expression",
+        )
+        sample_names = e.index
+    expr_values = e.to_numpy(dtype=np.float32)
+    check_finite(expr_values, "The TF expression", list(sample_names), model.tfs)
+
+    # ---- loci
+    if expr is None or (loci is None and ad is not None):
+        table = loci_of(ad).copy()
+        table.index = ad.var_names.astype(str)
+        motif = _motif_of(ad, motif_key, model)
+        if motif is None:
+            motif_frame(ad, motif_key)  # raises the clear error
+        loci_ad = ad
+    elif loci is not None:
+        table, loci_ad = _loci_table(loci)
+        if loci_ad is not None:
+            _check_genome_name(
+                model, _genome_name((loci_ad.uns.get(UNS_KEY, {}) or {}).get("genome")), "loci"
+            )
+        motif = _motif_of(loci_ad, motif_key, model)
+    else:
+        if model.loci is None:
+            raise ValueError("The model stores no loci: pass loci= or adata.")
+        table = model.loci[["chrom", "start", "end"]].copy()
+        motif, loci_ad = None, None
+    source = _Loci(model, table, motif, genome, loci_ad if loci_ad is not None else ad)
+    n_samples, n_loci = len(sample_names), len(table)
+
+    # ---- run
+    if out is not None:
+        out = Path(out)
+        if out.suffix == ".h5ad":
+            obsm = {tf_key: pd.DataFrame(expr_values, index=list(map(str, sample_names)), columns=model.tfs)}
+            uns = {UNS_KEY: {"genome": model.genome, "tfs": model.tfs, "prediction_key": key_added}}
+            fh, ds = _open_h5ad_sink(
+                out,
+                pd.DataFrame(index=list(map(str, sample_names))),
+                table[["chrom", "start", "end"]],
+                obsm,
+                uns,
+            )
+            try:
+
+                def sink(lo, hi, p):
+                    ds[:, lo:hi] = p.T
+
+                _run(
+                    model,
+                    source,
+                    expr_values,
+                    batch_size=batch_size,
+                    chunk_size=chunk_size,
+                    progress=progress,
+                    sink=sink,
+                )
+            finally:
+                fh.close()
+            return out
+        from ..io import write_bigwig
+
+        sizes = model.genome.get("chrom_sizes") or None
+        if genome is not None:
+            sizes = genome.chrom_sizes
+        with tempfile.TemporaryDirectory(prefix="deepcage-predict-") as tmp:
+            mm = np.memmap(Path(tmp) / "pred.f32", dtype=np.float32, mode="w+", shape=(n_samples, n_loci))
+
+            def sink(lo, hi, p):
+                mm[:, lo:hi] = p.T
+
+            _run(
+                model,
+                source,
+                expr_values,
+                batch_size=batch_size,
+                chunk_size=chunk_size,
+                progress=progress,
+                sink=sink,
+            )
+            mm.flush()
+            names = [str(s) for s in sample_names]
+            if n_samples == 1 and out.suffix.lower() in (".bw", ".bigwig"):
+                targets = [out]
+            else:
+                out.mkdir(parents=True, exist_ok=True)
+                from ..io._signal import _safe_name
+
+                targets = [out / f"{_safe_name(s)}.bw" for s in names]
+            for i, target in enumerate(targets):
+                write_bigwig(
+                    np.asarray(mm[i]),
+                    target,
+                    loci=table[["chrom", "start", "end"]].reset_index(drop=True),
+                    chrom_sizes=sizes,
+                )
+            del mm
+        return targets
+
+    pred = np.empty((n_samples, n_loci), dtype=np.float32)
+
+    def sink(lo, hi, p):
+        pred[:, lo:hi] = p.T
+
+    _run(
+        model, source, expr_values, batch_size=batch_size, chunk_size=chunk_size, progress=progress, sink=sink
+    )
+    record = {"task": model.task, "tfs": len(model.tfs), "model_genome": _genome_name(model.genome)}
+    if expr is None:
+        ad.layers[key_added] = pred
+        deepcage_uns(ad).setdefault("predict", {})[key_added] = record
+        return data if copy else None
+
+    new = AnnData(
+        obs=pd.DataFrame(index=pd.Index(list(map(str, sample_names)))),
+        var=table[["chrom", "start", "end"]].copy(),
+    )
+    new.layers[key_added] = pred
+    new.obsm[tf_key] = pd.DataFrame(expr_values, index=new.obs_names, columns=model.tfs)
+    motif_all = motif if motif is not None else None
+    if motif_all is None and source.stored is not None and model.loci_motif is not None:
+        motif_all = model.loci_motif.to_numpy()[source.stored]
+    if motif_all is not None:
+        new.varm[motif_key] = pd.DataFrame(motif_all, index=new.var_names, columns=model.tfs)
+    new.uns[UNS_KEY] = {
+        "genome": dict(model.genome),
+        "tfs": list(model.tfs),
+        "tf_reference": model.tf_reference,
+        "predict": {key_added: record},
+    }
+    return new

@@ -1,0 +1,122 @@
+"""Checks and extraction of model inputs from an AnnData (shared by fit, predict and variant_effect)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+__all__ = [
+    "align_tfs",
+    "check_finite",
+    "dense_layer",
+    "expr_frame",
+    "fasta_list",
+    "motif_frame",
+    "resolve_genome",
+]
+
+
+def fasta_list(rec) -> list[str]:
+    """FASTA paths of a genome record (list, tuple, numpy array after an .h5ad round trip, or one string)."""
+    paths = (rec or {}).get("fasta")
+    if paths is None:
+        return []
+    if isinstance(paths, str):
+        return [paths]
+    return [str(p) for p in np.asarray(paths).ravel().tolist()]
+
+
+def resolve_genome(adata: AnnData | None, genome=None):
+    """:func:`deepcage._utils.resolve_genome`, also reading records whose FASTA list became an array in an .h5ad."""
+    from .._genome import Genome
+    from .._utils import UNS_KEY
+    from .._utils import resolve_genome as _resolve
+
+    if genome is None and adata is not None:
+        rec = (adata.uns.get(UNS_KEY, {}) or {}).get("genome") or {}
+        paths = fasta_list(rec)
+        if paths:
+            genome = Genome(paths, name=str(rec.get("name") or "") or None)
+    return _resolve(adata, genome)
+
+
+def _frame(obj, index, what: str, key: str) -> pd.DataFrame:
+    if isinstance(obj, pd.DataFrame):
+        return obj
+    arr = np.asarray(obj)
+    raise TypeError(
+        f"{what}[{key!r}] is a {type(obj).__name__} of shape {arr.shape} without TF names; deepcage needs a "
+        "DataFrame with TF symbols as columns (as written by dc.pp.tf_expression / dc.pp.motif_scores)."
+    )
+
+
+def expr_frame(adata: AnnData, tf_key: str) -> pd.DataFrame:
+    """``obsm[tf_key]`` as a samples x TFs DataFrame (clear error when missing)."""
+    if tf_key not in adata.obsm:
+        raise KeyError(
+            f"No adata.obsm[{tf_key!r}] (obsm keys: {list(adata.obsm)}). Add normalised TF expression with "
+            "dc.pp.tf_expression(adata, rna) first."
+        )
+    return _frame(adata.obsm[tf_key], adata.obs_names, "obsm", tf_key)
+
+
+def motif_frame(adata: AnnData, motif_key: str) -> pd.DataFrame:
+    """``varm[motif_key]`` as a loci x TFs DataFrame (clear error when missing)."""
+    if motif_key not in adata.varm:
+        raise KeyError(
+            f"No adata.varm[{motif_key!r}] (varm keys: {list(adata.varm)}). Score the loci with "
+            "dc.pp.motif_scores(adata, motifs) first."
+        )
+    return _frame(adata.varm[motif_key], adata.var_names, "varm", motif_key)
+
+
+def align_tfs(df: pd.DataFrame, tfs: Sequence[str], what: str) -> pd.DataFrame:
+    """Reorder the columns of ``df`` to ``tfs``; raise listing missing and extra TFs when the sets differ."""
+    tfs = [str(t) for t in tfs]
+    cols = [str(c) for c in df.columns]
+    if cols == tfs:
+        return df
+    missing = [t for t in tfs if t not in set(cols)]
+    extra = [c for c in cols if c not in set(tfs)]
+    if missing or extra:
+        raise ValueError(
+            f"The TFs of {what} do not match the model's {len(tfs)} TFs: "
+            f"{len(missing)} missing {missing[:20]}{' ...' if len(missing) > 20 else ''}, "
+            f"{len(extra)} extra {extra[:20]}{' ...' if len(extra) > 20 else ''}. "
+            "Compute motif scores and TF expression for exactly the model's TFs (model.tfs), e.g. "
+            "dc.pp.motif_scores(adata, motifs, tfs=model.tfs) and dc.pp.apply_tf_reference(rna, model.tf_reference)."
+        )
+    out = df.copy()
+    out.columns = cols
+    return out[tfs]
+
+
+def check_finite(values: np.ndarray, what: str, rows=None, cols=None) -> None:
+    """Raise naming the first NaN/infinite entry (row and column labels when given)."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i, j = np.argwhere(bad)[0] if values.ndim == 2 else (np.flatnonzero(bad)[0], None)
+        where = f"row {rows[i] if rows is not None else i!r}"
+        if j is not None:
+            where += f", column {cols[j] if cols is not None else j!r}"
+        raise ValueError(
+            f"{what} has {int(bad.sum())} NaN/infinite value(s), e.g. at {where}. "
+            "Fill or remove them before training or predicting (deepcage never fills them silently)."
+        )
+
+
+def dense_layer(adata: AnnData, layer: str | None) -> np.ndarray:
+    """A layer (or X when None) as a dense float32 samples x loci array."""
+    if layer is None:
+        mat = adata.X
+        if mat is None:
+            raise ValueError("adata.X is empty; pass layer= (e.g. 'binary' or 'log_norm').")
+    elif layer not in adata.layers:
+        raise KeyError(f"No layer {layer!r} in adata (layers: {list(adata.layers)}).")
+    else:
+        mat = adata.layers[layer]
+    mat = mat.toarray() if hasattr(mat, "toarray") else np.asarray(mat)
+    return np.asarray(mat, dtype=np.float32)

@@ -1,0 +1,236 @@
+"""Training plumbing: in-memory (locus, sample) data, locus-batch loaders and the Lightning module.
+
+A batch is a set of loci x a set of samples. Sequences are held once per locus as uint8 base codes (1 byte
+per base) and one-hot encoded on the device; nothing is read from FASTA during training. With
+``device_cache=True`` (GPU, when the codes fit) the whole code matrix lives on the device and a batch is
+just locus indices.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from ._network import DeepCAGENet, codes_to_onehot
+
+__all__ = ["DeepCAGEModule", "PairData", "make_loader"]
+
+
+@dataclass
+class PairData:
+    """Everything training needs, held in memory as numpy arrays (pickled by value to spawned DDP workers).
+
+    codes ``(n_loci, L)`` uint8, motif ``(n_loci, T)`` float32, expr ``(n_samples, T)`` float32 and the targets
+    y ``(n_samples, n_loci)`` float32 of the samples used for this loader (train samples).
+    """
+
+    codes: np.ndarray
+    motif: np.ndarray
+    expr: np.ndarray
+    y: np.ndarray
+
+    def __post_init__(self):
+        self._device_copy: dict | None = None
+
+    def on(self, device) -> dict[str, torch.Tensor]:
+        """All arrays as tensors on ``device`` (cached: the whole set lives on the accelerator)."""
+        if self._device_copy is None or self._device_copy["codes"].device != torch.device(device):
+            self._device_copy = {
+                k: torch.from_numpy(np.ascontiguousarray(getattr(self, k))).to(device)
+                for k in ("codes", "motif", "expr", "y")
+            }
+        return self._device_copy
+
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in ("codes", "motif", "expr", "y")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._device_copy = None
+
+
+class _LocusIndex(Dataset):
+    def __init__(self, loci: np.ndarray):
+        self.loci = torch.as_tensor(np.asarray(loci, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.loci)
+
+    def __getitem__(self, i):
+        return self.loci[i]
+
+
+class _Gather:
+    """Collate locus indices into a batch; gathers codes/motif/targets on the CPU unless cached on device."""
+
+    def __init__(self, data: PairData | None):
+        self.data = data
+
+    def __call__(self, items) -> dict[str, torch.Tensor]:
+        idx = torch.stack(items)
+        if self.data is None:
+            return {"loci": idx}
+        d, i = self.data, idx.numpy()
+        return {
+            "loci": idx,
+            "codes": torch.from_numpy(d.codes[i]),
+            "motif": torch.from_numpy(d.motif[i]),
+            "y": torch.from_numpy(np.ascontiguousarray(d.y[:, i])),
+        }
+
+
+def make_loader(
+    data: PairData,
+    loci: np.ndarray,
+    *,
+    batch_loci: int,
+    shuffle: bool,
+    device_cache: bool,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+    seed: int = 0,
+) -> DataLoader:
+    """Loader over locus indices; each batch is ``batch_loci`` loci (x all samples of ``data``)."""
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        _LocusIndex(loci),
+        batch_size=batch_loci,
+        shuffle=shuffle,
+        collate_fn=_Gather(None if device_cache else data),
+        num_workers=num_workers,
+        pin_memory=pin_memory and not device_cache,
+        persistent_workers=num_workers > 0,
+        generator=gen if shuffle else None,
+    )
+
+
+class DeepCAGEModule(pl.LightningModule):
+    """Lightning wrapper: loss, optimiser, validation auPR; holds the network and (not saved) the data."""
+
+    def __init__(
+        self,
+        net_config: dict,
+        *,
+        lr: float = 1e-3,
+        pos_weight: float | None = None,
+        samples_per_batch: int | None = None,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = DeepCAGENet(**net_config)
+        self.lr = lr
+        self.task = self.net.task
+        self.samples_per_batch = samples_per_batch
+        self.seed = seed
+        self.train_data: PairData | None = None
+        self.val_data: PairData | None = None
+        self.device_cache = False
+        self._val_out: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._sample_gen: torch.Generator | None = None
+        self._train_sum, self._train_n = 0.0, 0
+        self.history: list[dict] = []
+        self.has_val = True
+
+    # -------------------------------------------------------------- data on device
+    def attach_data(self, train: PairData, val: PairData | None, *, device_cache: bool) -> None:
+        self.train_data, self.val_data, self.device_cache = train, val, device_cache
+        self.has_val = val is not None
+
+    def _inputs(self, batch: dict, data: PairData):
+        if "codes" in batch:
+            codes, motif, y = batch["codes"], batch["motif"], batch["y"]
+            expr = torch.from_numpy(data.expr).to(self.device)
+        else:  # whole data set cached on the device: gather by index there
+            d = data.on(self.device)
+            idx = batch["loci"].to(self.device)
+            codes, motif, y, expr = d["codes"][idx], d["motif"][idx], d["y"][:, idx], d["expr"]
+        return codes, motif, expr, y.T  # y: (B_loci, B_samples)
+
+    # -------------------------------------------------------------- steps
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.task == "classification":
+            pw = self.hparams.pos_weight
+            pw = None if pw is None else torch.tensor(pw, device=out.device, dtype=out.dtype)
+            return F.binary_cross_entropy_with_logits(out, y, pos_weight=pw)
+        return F.mse_loss(out, y)
+
+    def training_step(self, batch, batch_idx):
+        codes, motif, expr, y = self._inputs(batch, self.train_data)
+        k = self.samples_per_batch
+        if k is not None and k < expr.shape[0]:
+            if self._sample_gen is None:
+                self._sample_gen = torch.Generator().manual_seed(self.seed + self.global_rank)
+            pick = torch.randperm(expr.shape[0], generator=self._sample_gen)[:k].to(expr.device)
+            expr, y = expr[pick], y[:, pick]
+        out = self.net(codes_to_onehot(codes) if self.net.use_sequence else None, motif, expr)
+        loss = self._loss(out.float(), y.float())
+        self._train_sum += float(loss.detach()) * y.numel()
+        self._train_n += y.numel()
+        self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=y.numel())
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._train_sum, self._train_n = 0.0, 0
+
+    def _epoch_train_loss(self) -> float:
+        t = torch.tensor([self._train_sum, float(self._train_n)], dtype=torch.float64, device=self.device)
+        if self.trainer.world_size > 1:
+            t = self.all_gather(t).reshape(-1, 2).sum(0)
+        return float(t[0] / t[1]) if t[1] > 0 else math.nan
+
+    def validation_step(self, batch, batch_idx):
+        codes, motif, expr, y = self._inputs(batch, self.val_data)
+        out = self.net(codes_to_onehot(codes) if self.net.use_sequence else None, motif, expr).float()
+        self._val_out.append((out.detach().flatten(), y.detach().flatten().float()))
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_out = []
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking or not self._val_out:
+            self._val_out = []
+            return
+        out = torch.cat([o for o, _ in self._val_out])
+        y = torch.cat([t for _, t in self._val_out])
+        self._val_out = []
+        if self.trainer.world_size > 1:
+            out = self.all_gather(out).flatten()
+            y = self.all_gather(y).flatten()
+        row = {"epoch": int(self.current_epoch), "train_loss": self._epoch_train_loss()}
+        row["val_loss"] = float(self._loss(out, y))
+        o, t = out.cpu().double().numpy(), y.cpu().double().numpy()
+        if self.task == "classification":
+            from sklearn.metrics import average_precision_score
+
+            labels = t > 0.5
+            ok = 0 < labels.sum() < len(labels)
+            row["val_auprc"] = float(average_precision_score(labels, o)) if ok else math.nan
+        else:
+            row["val_pearson"] = float(np.corrcoef(o, t)[0, 1]) if o.std() > 0 and t.std() > 0 else 0.0
+        for key, value in row.items():
+            if key not in ("epoch", "train_loss"):
+                self.log(key, value, prog_bar=True)
+        self.log("train_loss_epoch", row["train_loss"])
+        self.history.append(row)
+
+    def on_train_epoch_end(self) -> None:
+        if not self.has_val:  # no validation loci: history from the training loss only
+            loss = self._epoch_train_loss()
+            self.log("train_loss_epoch", loss)
+            self.history.append({"epoch": int(self.current_epoch), "train_loss": loss})
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["deepcage_history"] = list(self.history)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.history = list(checkpoint.get("deepcage_history", []))
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.lr)

@@ -1,0 +1,311 @@
+"""The DeepCAGE hybrid network (PyTorch only, no AnnData): a DenseNet sequence trunk + a TF-expression branch.
+
+Shapes
+------
+``onehot`` ``(B_loci, 4, L)``, ``motif`` ``(B_loci, T)``, ``expr`` ``(B_samples, T)`` -> logits ``(B_loci, B_samples)``.
+
+The sequence trunk does not depend on the sample, so it runs **once per locus** and its features are broadcast
+over the samples of the batch. Because the first fully connected layer acts on ``concat(s, e)``,
+``FC(concat(s, e)) = W_s s + W_e e + b``: the sequence half ``W_s s + b`` is computed per locus and added to
+the expression half ``W_e (motif_l * expr_k)`` of every (locus, sample) pair.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["PRESETS", "DeepCAGENet", "codes_to_onehot"]
+
+#: Trunk presets. ``paper``: the DeepCAGE architecture (160 filters of width 15, three 5-layer DenseNet blocks
+#: with growth 32, transitions of 160 filters of width 12). ``small``: a narrow trunk that trains on a CPU in
+#: seconds (demos, tests): one small DenseNet block and a global max pool over positions (few features, so a
+#: small training set of loci is not memorised).
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {
+        "conv_filters": 160,
+        "conv_width": 15,
+        "pool": 4,
+        "n_blocks": 3,
+        "block_layers": 5,
+        "growth": 32,
+        "bottleneck": 32,
+        "transition_filters": 160,
+        "transition_width": 12,
+        "final_pool": 1,
+        "global_pool": False,
+        "feature_dropout": 0.0,
+        "conv_dropout": 0.2,
+    },
+    "small": {
+        "conv_filters": 32,
+        "conv_width": 15,
+        "pool": 8,
+        "n_blocks": 1,
+        "block_layers": 2,
+        "growth": 16,
+        "bottleneck": 16,
+        "transition_filters": 32,
+        "transition_width": 5,
+        "final_pool": 1,
+        "global_pool": True,
+        "feature_dropout": 0.5,
+        "conv_dropout": 0.1,
+    },
+}
+
+
+def codes_to_onehot(codes: torch.Tensor) -> torch.Tensor:
+    """uint8/long base codes ``(n, L)`` (``A,C,G,T,N = 0..4``) -> float one-hot ``(n, 4, L)``; N is all zero."""
+    x = F.one_hot(codes.long(), num_classes=5)[..., :4]
+    return x.transpose(1, 2).float()
+
+
+class _DenseLayer(nn.Module):
+    """BN-ReLU-1x1 conv (bottleneck) -> BN-ReLU-width-3 conv (growth); output concatenated to the input."""
+
+    def __init__(self, in_channels: int, bottleneck: int, growth: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.BatchNorm1d(in_channels),
+            nn.ReLU(),
+            nn.Conv1d(in_channels, bottleneck, 1, bias=False),
+            nn.BatchNorm1d(bottleneck),
+            nn.ReLU(),
+            nn.Conv1d(bottleneck, growth, 3, padding=1, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, self.body(x)], dim=1)
+
+
+def _dense_block(in_channels: int, n_layers: int, bottleneck: int, growth: int) -> tuple[nn.Sequential, int]:
+    layers = []
+    c = in_channels
+    for _ in range(n_layers):
+        layers.append(_DenseLayer(c, bottleneck, growth))
+        c += growth
+    return nn.Sequential(*layers), c
+
+
+class DeepCAGENet(nn.Module):
+    """DeepCAGE hybrid network: DenseNet sequence trunk + motif-score x TF-expression branch -> 1 output per pair.
+
+    Parameters
+    ----------
+    n_tfs
+        Number of TFs ``T`` (columns of the motif scores and the expression, in the same order).
+    seq_len
+        Sequence window ``L`` (1,000 bp in the paper).
+    preset
+        ``'paper'`` (the published trunk, ~3.4 M parameters with ~500 TFs) or ``'small'`` (CPU demos). Any trunk
+        setting of :data:`PRESETS` can be overridden by keyword (e.g. ``conv_filters=96``).
+    hidden
+        Width of the fully connected layer after the concatenation (512 in the paper, 256 in its released code).
+    task
+        ``'classification'`` (logits; sigmoid + BCE) or ``'regression'`` (linear output; MSE).
+    use_sequence, use_expression
+        Switch a branch off (ablation). At least one must stay on.
+    dropout
+        Dropout after the fully connected layer.
+
+    Input standardisation (buffers ``motif_mean``, ``motif_std``, ``expr_mean``, ``expr_std``; see
+    :meth:`set_input_scaling`) is fit by :func:`deepcage.tl.fit` and saved with the weights.
+
+    Attributes
+    ----------
+    first_conv
+        The first convolution (``nn.Conv1d(4, conv_filters, conv_width)``): its filters are the motif detectors
+        interpreted by :func:`deepcage.tl.filter_motifs`.
+    n_features
+        Length of the flattened trunk output (0 without the sequence branch).
+    """
+
+    def __init__(
+        self,
+        n_tfs: int,
+        *,
+        seq_len: int = 1000,
+        preset: str = "paper",
+        hidden: int = 512,
+        task: str = "classification",
+        use_sequence: bool = True,
+        use_expression: bool = True,
+        dropout: float = 0.5,
+        **trunk: Any,
+    ):
+        super().__init__()
+        if preset not in PRESETS:
+            raise ValueError(f"preset={preset!r}; choose one of {sorted(PRESETS)}.")
+        if task not in ("classification", "regression"):
+            raise ValueError(f"task={task!r}; choose 'classification' or 'regression'.")
+        if not (use_sequence or use_expression):
+            raise ValueError("use_sequence and use_expression cannot both be False: nothing would be learnt.")
+        unknown = set(trunk) - set(PRESETS["paper"])
+        if unknown:
+            raise TypeError(f"Unknown trunk option(s) {sorted(unknown)}; valid: {sorted(PRESETS['paper'])}.")
+        cfg = {**PRESETS[preset], **trunk}
+        self.config = {
+            "n_tfs": int(n_tfs),
+            "seq_len": int(seq_len),
+            "preset": preset,
+            "hidden": int(hidden),
+            "task": task,
+            "use_sequence": bool(use_sequence),
+            "use_expression": bool(use_expression),
+            "dropout": float(dropout),
+            **trunk,
+        }
+        self.n_tfs = int(n_tfs)
+        self.seq_len = int(seq_len)
+        self.task = task
+        self.use_sequence = bool(use_sequence)
+        self.use_expression = bool(use_expression)
+
+        self.first_conv = None
+        if self.use_sequence:
+            self.first_conv = nn.Conv1d(4, cfg["conv_filters"], cfg["conv_width"])
+            layers: list[nn.Module] = [
+                self.first_conv,
+                nn.ReLU(),
+                nn.BatchNorm1d(cfg["conv_filters"]),
+                nn.MaxPool1d(cfg["pool"]),
+                nn.Dropout(cfg["conv_dropout"]),
+            ]
+            c = cfg["conv_filters"]
+            for b in range(cfg["n_blocks"]):
+                block, c = _dense_block(c, cfg["block_layers"], cfg["bottleneck"], cfg["growth"])
+                layers.append(block)
+                if b < cfg["n_blocks"] - 1:  # transition between blocks
+                    layers += [
+                        nn.Conv1d(c, cfg["transition_filters"], cfg["transition_width"]),
+                        nn.ReLU(),
+                        nn.BatchNorm1d(cfg["transition_filters"]),
+                        nn.MaxPool1d(cfg["pool"]),
+                        nn.Dropout(cfg["conv_dropout"]),
+                    ]
+                    c = cfg["transition_filters"]
+            layers += [nn.BatchNorm1d(c), nn.ReLU()]
+            if cfg["global_pool"]:  # one max per channel: "is there a site anywhere"
+                layers.append(nn.AdaptiveMaxPool1d(1))
+            elif cfg["final_pool"] > 1:
+                layers.append(nn.MaxPool1d(cfg["final_pool"]))
+            layers.append(nn.Flatten())
+            if cfg["feature_dropout"] > 0:
+                layers.append(nn.Dropout(cfg["feature_dropout"]))
+            self.trunk = nn.Sequential(*layers)
+            with torch.no_grad():
+                was = self.trunk.training
+                self.trunk.eval()
+                try:
+                    self.n_features = int(self.trunk(torch.zeros(1, 4, self.seq_len)).shape[1])
+                except RuntimeError as err:
+                    raise ValueError(
+                        f"seq_len={seq_len} is too short for the {preset!r} trunk ({err})."
+                    ) from None
+                self.trunk.train(was)
+        else:
+            self.trunk = None
+            self.n_features = 0
+        n_expr = self.n_tfs if self.use_expression else 0
+        self.fc = nn.Linear(self.n_features + n_expr, hidden)
+        self.fc_bn = nn.BatchNorm1d(hidden)
+        self.fc_drop = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, 1)
+        self.register_buffer("motif_mean", torch.zeros(self.n_tfs))
+        self.register_buffer("motif_std", torch.ones(self.n_tfs))
+        self.register_buffer("expr_mean", torch.zeros(self.n_tfs))
+        self.register_buffer("expr_std", torch.ones(self.n_tfs))
+
+    # ------------------------------------------------------------------ parts
+    def set_input_scaling(self, motif_mean, motif_std, expr_mean, expr_std) -> None:
+        """Store the input standardisation ``(m - motif_mean) / motif_std`` and ``(g - expr_mean) / expr_std``.
+
+        Each argument is a scalar or a per-TF vector. :func:`deepcage.tl.fit` standardises motif scores per TF
+        over the training loci and expression by one global mean/std over the training samples (so a TF that is
+        off becomes negative and the product with a strong motif separates "site + TF on" from "site + TF off").
+        """
+        for name, value in (
+            ("motif_mean", motif_mean),
+            ("motif_std", motif_std),
+            ("expr_mean", expr_mean),
+            ("expr_std", expr_std),
+        ):
+            t = torch.as_tensor(value, dtype=torch.float32).expand(self.n_tfs)
+            if name.endswith("std"):
+                t = t.clamp_min(1e-6)
+            getattr(self, name).copy_(t)
+
+    def _expr(self, expr: torch.Tensor) -> torch.Tensor:
+        return (expr.float() - self.expr_mean) / self.expr_std
+
+    def sequence_features(self, onehot: torch.Tensor) -> torch.Tensor:
+        """Flattened trunk output ``(B_loci, n_features)`` (one row per locus)."""
+        if self.trunk is None:
+            return onehot.new_zeros(onehot.shape[0], 0)
+        if onehot.dtype == torch.uint8 and onehot.dim() == 2:
+            onehot = codes_to_onehot(onehot)
+        if onehot.shape[1:] != (4, self.seq_len):
+            raise ValueError(f"onehot must be (B, 4, {self.seq_len}), got {tuple(onehot.shape)}.")
+        return self.trunk(onehot.float())
+
+    def expression_input(self, motif: torch.Tensor, expr: torch.Tensor) -> torch.Tensor:
+        """Element-wise product of standardised motif scores and expression, ``(B_loci, B_samples, T)``."""
+        m = (motif.float() - self.motif_mean) / self.motif_std
+        return m[:, None, :] * self._expr(expr)[None, :, :]
+
+    def _head(self, h: torch.Tensor) -> torch.Tensor:
+        shape = h.shape[:-1]
+        h = h.reshape(-1, h.shape[-1])
+        h = self.fc_drop(F.relu(self.fc_bn(h)))
+        return self.out(h).reshape(shape)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, onehot: torch.Tensor | None, motif: torch.Tensor, expr: torch.Tensor) -> torch.Tensor:
+        """Logits (classification) or values (regression) for every (locus, sample) pair.
+
+        Parameters
+        ----------
+        onehot
+            ``(B_loci, 4, L)`` float one-hot, or ``(B_loci, L)`` uint8 base codes. Ignored (may be None) without
+            the sequence branch.
+        motif
+            ``(B_loci, T)`` motif scores.
+        expr
+            ``(B_samples, T)`` normalised TF expression.
+
+        Returns
+        -------
+        ``(B_loci, B_samples)`` tensor.
+        """
+        n_loci, n_samples = motif.shape[0], expr.shape[0]
+        h = self.fc.bias.expand(n_loci, n_samples, -1)
+        if self.use_sequence:
+            s = self.sequence_features(onehot)
+            h = h + F.linear(s, self.fc.weight[:, : self.n_features])[:, None, :]
+        if self.use_expression:
+            e = self.expression_input(motif, expr)
+            h = h + F.linear(e, self.fc.weight[:, self.n_features :])
+        return self._head(h)
+
+    def forward_pairs(
+        self, onehot: torch.Tensor | None, motif: torch.Tensor, expr: torch.Tensor
+    ) -> torch.Tensor:
+        """Naive per-pair computation (trunk run for every pair): ``(B,)`` outputs for aligned rows.
+
+        Reference implementation for tests of the trunk reuse in :meth:`forward`; not used in training.
+        """
+        parts = []
+        if self.use_sequence:
+            parts.append(self.sequence_features(onehot))
+        if self.use_expression:
+            m = (motif.float() - self.motif_mean) / self.motif_std
+            parts.append(m * self._expr(expr))
+        return self._head(self.fc(torch.cat(parts, dim=1)))
+
+    def n_parameters(self, trainable_only: bool = True) -> int:
+        """Number of (trainable) parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
