@@ -72,3 +72,18 @@ def test_real_hg19_b37_patchwork(hg19_genome):
     assert g.fetch("20", 10_000_000, 10_000_010).count("N") == 0
     assert set(g.fetch("chr20", 2_000_000, 2_000_100)) == {"N"}
     assert int((g.codes("chr20") != 4).sum()) == 2_265_000
+
+
+def test_genome_record_survives_h5ad_roundtrip(tmp_path):
+    import anndata
+
+    from deepcage._utils import resolve_genome
+
+    fa = tmp_path / "g.fa"
+    _write_fasta(fa, {"chr1": "ACGT" * 50})
+    adata = anndata.AnnData(np.zeros((1, 1), np.float32))
+    resolve_genome(adata, dc.Genome(fa, name="toy"))
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = anndata.read_h5ad(tmp_path / "a.h5ad")  # lists come back as numpy arrays
+    g = resolve_genome(back)
+    assert g.name == "toy" and g.fetch("chr1", 0, 4) == "ACGT"

@@ -98,12 +98,13 @@ def resolve_genome(adata: AnnData | None, genome=None):
 
     if genome is None:
         rec = (adata.uns.get(UNS_KEY, {}) if adata is not None else {}).get("genome")
-        if not rec or not rec.get("fasta"):
+        fasta = [] if not rec else [str(p) for p in np.atleast_1d(rec.get("fasta", []))]  # h5ad gives arrays
+        if not fasta:
             raise ValueError(
                 "No genome given and none recorded in adata.uns['deepcage']['genome']. "
                 "Pass genome=dc.Genome('path/to/genome.fa.gz', name='hg38')."
             )
-        genome = Genome(list(rec["fasta"]), name=rec.get("name") or None)
+        genome = Genome(fasta, name=str(rec.get("name") or "") or None)
     elif not isinstance(genome, Genome):
         genome = Genome(genome)
     if adata is not None:
