@@ -42,7 +42,7 @@ def run_demo(
     data
         The ``shared/data`` folder (``real=True`` only).
     max_epochs
-        Training epochs (default: 15 synthetic, 10 real).
+        Training epochs (default: 25 synthetic, 10 real).
     seed
         Random seed.
     progress
@@ -73,12 +73,14 @@ def run_demo(
         )
         mdata = dc.datasets.heme(data, mudata=True, progress=progress)
         epochs = max_epochs or 10
+        options = {"hidden": 256, "monitor": "val_loss"}  # few, sparse validation positives: stop on the loss
     else:
         _say(
             "Generating the synthetic dataset (planted rule: open if a site of an expressed TF is present) ..."
         )
         mdata = dc.datasets.synthetic(rna=True, seed=seed)
-        epochs = max_epochs or 15
+        epochs = max_epochs or 25
+        options = {}
     adata, rna = mdata["atac"], mdata["rna"]
     test = list(adata.obs_names[adata.obs["split"] == "test"])
     _say(
@@ -88,7 +90,7 @@ def run_demo(
     )
 
     _say(f"Training DeepCAGE (small preset, up to {epochs} epochs, CPU works) ...")
-    model = dc.tl.fit(adata, preset="small", max_epochs=epochs, seed=seed, progress_bar=progress)
+    model = dc.tl.fit(adata, preset="small", max_epochs=epochs, seed=seed, progress_bar=progress, **options)
     _say(f"  {model}")
 
     _say("Predicting the held-out samples from their RNA alone ...")
