@@ -17,7 +17,7 @@ from deepcage.tl._filters import write_meme
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
     return dc.datasets.synthetic(
-        n_samples=6, n_loci=400, n_tfs=4, seed=3, path=tmp_path_factory.mktemp("f") / "s.fa"
+        n_samples=6, n_loci=400, n_tfs=4, seed=3, motif_width=12, path=tmp_path_factory.mktemp("f") / "s.fa"
     )
 
 

@@ -1,0 +1,52 @@
+"""Make the figures shown in the README and the docs from the real blood-cell data (``shared/data``).
+
+Run from the repository root: ``python docs/make_figures.py`` (about 5 minutes on 2 CPU cores). Writes PNG files
+to ``docs/_static/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import deepcage as dc  # noqa: E402
+
+OUT = Path(__file__).parent / "_static"
+
+
+def main() -> None:
+    for name in ("lightning", "lightning.pytorch"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    OUT.mkdir(exist_ok=True)
+    data = dc.datasets.shared_data_dir()
+    adata = dc.datasets.heme(data)
+    model = dc.tl.fit(adata, preset="small", hidden=256, monitor="val_loss", max_epochs=10, seed=0)
+    dc.tl.predict(model, adata)
+    dc.tl.baselines(adata, methods=("locus_mean", "expression", "motif"))
+
+    dc.pl.history(model, save=OUT / "history.png", show=False)
+    dc.pl.pr_curves(adata, save=OUT / "pr_curves.png", show=False)
+    dc.pl.compare(adata, save=OUT / "compare.png", show=False)
+    dc.pl.scatter(adata, sample="GMP-B", save=OUT / "scatter.png", show=False)
+    dc.pl.metric_by_group(adata, metric="auprc", groupby="cell_range", loci="all", save=OUT / "metric_by_group.png", show=False)
+    dc.pl.track(
+        adata,
+        region="chr20:10,600,000-10,700,000",
+        samples=["HSC", "GMP-B", "CD8", "pDC"],
+        keys=("deepcage", "baseline_locus_mean"),
+        save=OUT / "track.png",
+        show=False,
+    )
+    ranking = dc.tl.gis(model, adata, "GMP-B", center="JAG1", tss=data / "annotation" / "refGene_hg19_TSS.bed")
+    dc.pl.gis(ranking, n_top=15, save=OUT / "gis.png", show=False)
+    filters = dc.tl.filter_motifs(model, adata, database=data / "motifs" / "JASPAR2024_consensus.meme", n_loci=1000)
+    dc.pl.filter_logos(filters, n=6, save=OUT / "filter_logos.png", show=False)
+    print(dc.tl.compare(adata, level="sample").to_string())
+
+
+if __name__ == "__main__":
+    main()
