@@ -1,0 +1,104 @@
+"""Faults: a training process killed mid-run resumes to the same result; an interrupted save never leaves a
+model that loads wrongly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import deepcage as dc
+
+FAST = {"preset": "small", "hidden": 32, "batch_loci": 32, "progress_bar": False, "lr": 3e-3, "seed": 0}
+DATA = {"n_samples": 6, "n_loci": 400, "n_tfs": 4, "seed": 7}
+
+
+def _last_epoch(ckpt) -> int:
+    try:
+        return int(torch.load(ckpt, map_location="cpu", weights_only=False)["epoch"])
+    except Exception:  # not written yet, or being written
+        return -1
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_to_the_same_result(tmp_path):
+    epochs = 6
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import deepcage as dc
+            adata = dc.datasets.synthetic(**{DATA!r})
+            dc.tl.fit(adata, max_epochs={epochs}, patience=100, checkpoint_dir={str(tmp_path / "ckpt")!r}, **{FAST!r})
+            """
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    last = tmp_path / "ckpt" / "last.ckpt"
+    deadline = time.time() + 600
+    try:
+        while _last_epoch(last) < 1 and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        killed_at = _last_epoch(last)
+        os.kill(proc.pid, signal.SIGKILL)  # no clean shutdown, as when a job is pre-empted
+        proc.wait()
+    assert 1 <= killed_at < epochs - 1, (
+        f"the run was not killed mid-training (last checkpoint epoch {killed_at})"
+    )
+
+    adata = dc.datasets.synthetic(**DATA)
+    resumed = dc.tl.fit(
+        adata, max_epochs=epochs, patience=100, resume_from=last, checkpoint_dir=tmp_path / "r", **FAST
+    )
+    reference = dc.tl.fit(adata, max_epochs=epochs, patience=100, checkpoint_dir=tmp_path / "ref", **FAST)
+    assert len(resumed.history_) == len(reference.history_) == epochs
+    # the epochs before the kill come from the checkpoint: identical to the uninterrupted run
+    done = list(range(killed_at + 1))
+    np.testing.assert_allclose(
+        resumed.history_.loc[done].to_numpy(), reference.history_.loc[done].to_numpy(), rtol=1e-5
+    )
+    # after it, the data order differs from the uninterrupted run, so the end point matches within tolerance
+    final = ["val_loss", "val_auprc"]
+    np.testing.assert_allclose(
+        resumed.history_[final].iloc[-1].to_numpy(), reference.history_[final].iloc[-1].to_numpy(), atol=0.1
+    )
+
+
+def test_interrupted_save_leaves_the_previous_model_intact(tmp_path, monkeypatch):
+    adata = dc.datasets.synthetic(**DATA)
+    first = dc.tl.fit(adata, max_epochs=1, **FAST)
+    second = dc.tl.fit(adata, max_epochs=2, **{**FAST, "seed": 1})
+    path = first.save(tmp_path / "model")
+    expected = dc.tl.predict(first, adata, copy=True, progress=False).layers["deepcage"]
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "save", crash)  # fails after the weights and metadata are written
+    with pytest.raises(OSError, match="disk full"):
+        second.save(path, overwrite=True)
+    monkeypatch.undo()
+
+    again = dc.DeepCAGE.load(path)
+    np.testing.assert_array_equal(
+        dc.tl.predict(again, adata, copy=True, progress=False).layers["deepcage"], expected
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no half-written directory left behind
+
+
+def test_save_refuses_to_overwrite_without_consent(tmp_path):
+    adata = dc.datasets.synthetic(**DATA)
+    model = dc.tl.fit(adata, max_epochs=1, **FAST)
+    model.save(tmp_path / "m")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        model.save(tmp_path / "m")
