@@ -16,6 +16,8 @@ __all__ = ["HEME_CELL_TYPES", "heme", "shared_data_dir"]
 
 log = logging.getLogger(__name__)
 
+_FORMAT_VERSION = "2"  # bump when the build recipe changes, so stale cached datasets are not reused
+
 #: Cell types with both ATAC peaks and RNA in the example data (Corces et al. 2016).
 HEME_CELL_TYPES = ("HSC", "MPP", "LMPP", "CLP", "GMP-A", "GMP-B", "GMP-C", "CD4", "CD8", "pDC")
 #: Default held-out cell types: one lymphoid, one myeloid.
@@ -156,7 +158,10 @@ def _cache_file(root: Path, options) -> Path:
         if p.is_file() and p.parts[-2] in ("peaks", "heme-hg19", "genome", "motifs", "annotation")
     )
     stamp = [(str(p.relative_to(root)), p.stat().st_size, int(p.stat().st_mtime)) for p in files]
-    key = hashlib.sha1(repr((__version__, str(root.resolve()), options, stamp)).encode()).hexdigest()[:12]
+    recipe = (_FORMAT_VERSION, HEME_TEST_REGION, HEME_VAL_REGION)
+    key = hashlib.sha1(repr((__version__, recipe, str(root.resolve()), options, stamp)).encode()).hexdigest()[
+        :12
+    ]
     return _cache_dir() / f"heme_{key}.h5ad"
 
 
