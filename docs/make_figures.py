@@ -37,7 +37,7 @@ def main() -> None:
         adata,
         region="chr20:10,600,000-10,700,000",
         samples=["HSC", "GMP-B", "CD8", "pDC"],
-        keys=("deepcage", "baseline_locus_mean"),
+        keys=("binary", "deepcage", "baseline_locus_mean"),
         save=OUT / "track.png",
         show=False,
     )
