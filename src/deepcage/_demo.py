@@ -114,19 +114,30 @@ def run_demo(
     _say(table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
     sample = test[0]
+    k = list(adata.obs_names).index(sample)
     if real:
-        center = "JAG1"
+        center, window = "JAG1", 100_000
         tss = dc.datasets.shared_data_dir(data) / "annotation" / "refGene_hg19_TSS.bed"
     else:
-        center, tss = adata.var_names[adata.var["split"] == "test"][len(test) * 50], None
-    ranking = dc.tl.gis(model, adata, sample, center=center, tss=tss)
+        # a held-out locus with a single planted site, of a TF this sample expresses: that TF should lead
+        truth = adata.uns["synthetic"]
+        sites, on = np.asarray(truth["sites"]), np.asarray(truth["tf_on"])[k]
+        single = (
+            (sites.sum(axis=1) == 1)
+            & (sites[:, on].sum(axis=1) == 1)
+            & (adata.var["split"] == "test").to_numpy()
+        )
+        locus = int(np.flatnonzero(single)[0])
+        center, window, tss = adata.var_names[locus], 100, None
+        planted = truth["tfs"][int(np.flatnonzero(sites[locus])[0])]
+    ranking = dc.tl.gis(model, adata, sample, center=center, window=window, tss=tss, progress=progress)
     _say(f"Top TFs by gene importance score in {sample} around {center}:")
-    _say(ranking.head(5).to_string())
+    _say(ranking.head(5).to_string(index=False))
     if not real:
-        on = adata.uns["synthetic"]["tf_on"][list(adata.obs_names).index(sample)]
-        expressed = [tf for tf, flag in zip(adata.uns["synthetic"]["tfs"], on) if flag]
-        _say(f"  (TFs the synthetic rule makes active in {sample}: {expressed})")
-
+        rank = int(ranking.set_index("tf").loc[planted, "rank"])
+        _say(
+            f"  (the locus holds one planted site, of {planted}, which {sample} expresses: ranked {rank} of {len(ranking)})"
+        )
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     dc.pl.pr_curves(adata, key="deepcage", ax=axes[0], show=False)
     dc.pl.compare(adata, keys=("deepcage", "baseline_locus_mean"), ax=axes[1], show=False)
