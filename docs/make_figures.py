@@ -13,7 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import deepcage as dc  # noqa: E402
+import deepcage as dc
 
 OUT = Path(__file__).parent / "_static"
 
@@ -32,7 +32,9 @@ def main() -> None:
     dc.pl.pr_curves(adata, save=OUT / "pr_curves.png", show=False)
     dc.pl.compare(adata, save=OUT / "compare.png", show=False)
     dc.pl.scatter(adata, sample="GMP-B", save=OUT / "scatter.png", show=False)
-    dc.pl.metric_by_group(adata, metric="auprc", groupby="cell_range", loci="all", save=OUT / "metric_by_group.png", show=False)
+    dc.pl.metric_by_group(
+        adata, metric="auprc", groupby="cell_range", loci="all", save=OUT / "metric_by_group.png", show=False
+    )
     dc.pl.track(
         adata,
         region="chr20:10,600,000-10,700,000",
@@ -41,9 +43,13 @@ def main() -> None:
         save=OUT / "track.png",
         show=False,
     )
-    ranking = dc.tl.gis(model, adata, "GMP-B", center="JAG1", tss=data / "annotation" / "refGene_hg19_TSS.bed")
+    ranking = dc.tl.gis(
+        model, adata, "GMP-B", center="JAG1", tss=data / "annotation" / "refGene_hg19_TSS.bed"
+    )
     dc.pl.gis(ranking, n_top=15, save=OUT / "gis.png", show=False)
-    filters = dc.tl.filter_motifs(model, adata, database=data / "motifs" / "JASPAR2024_consensus.meme", n_loci=1000)
+    filters = dc.tl.filter_motifs(
+        model, adata, database=data / "motifs" / "JASPAR2024_consensus.meme", n_loci=1000
+    )
     dc.pl.filter_logos(filters, n=6, save=OUT / "filter_logos.png", show=False)
     print(dc.tl.compare(adata, level="sample").to_string())
 

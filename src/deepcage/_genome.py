@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._utils import is_gzip
+
 __all__ = ["Genome", "canonical_chrom", "encode_bases"]
 
 # ASCII -> base code (A=0, C=1, G=2, T=3, anything else = 4 = N). Lowercase (soft-masked) bases
@@ -225,12 +227,7 @@ def _open_fasta(path: Path):
 
     if not path.exists():
         raise FileNotFoundError(f"FASTA file not found: {path}")
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if path.suffix == ".gz" and magic != b"\x1f\x8b":
-        raise ValueError(
-            f"{path}: has a .gz suffix but is not gzip-compressed. Rename it without '.gz' or compress it with bgzip."
-        )
+    is_gzip(path)  # a plain file named .gz fails here with a clear message
     try:
         return pyfaidx.Fasta(
             str(path), as_raw=True, sequence_always_upper=False, rebuild=False, build_index=True

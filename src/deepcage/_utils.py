@@ -118,3 +118,21 @@ def make_mudata(modalities: dict[str, AnnData]):
 
     with mudata.set_options(pull_on_update=False):
         return mudata.MuData(modalities)
+
+
+def is_gzip(path) -> bool:
+    """Whether ``path`` is gzip-compressed (by its magic bytes); a ``.gz`` suffix on a plain file is an error."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"File not found: {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, expected a file.")
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    if path.suffix == ".gz" and not gz:
+        raise ValueError(
+            f"{path}: has a .gz suffix but is not gzip-compressed. Rename it without '.gz' or compress it."
+        )
+    return gz

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._utils import is_gzip
+
 __all__ = ["NARROWPEAK_COLUMNS", "read_bed", "read_narrowpeak"]
 
 NARROWPEAK_COLUMNS = [
@@ -31,18 +33,7 @@ _COLUMN_HEADER_STARTS = {"start", "chromstart", "chrom_start", "begin", "chromSt
 
 def _open_text(path: Path):
     """Open a plain or gzip text file; a ``.gz`` suffix on a file that is not gzip is an error."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"File not found: {path}")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory, expected a file.")
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if path.suffix == ".gz" and magic != b"\x1f\x8b":
-        raise ValueError(
-            f"{path}: has a .gz suffix but is not gzip-compressed. Rename it without '.gz' or compress it."
-        )
-    if magic == b"\x1f\x8b":
+    if is_gzip(path):
         return gzip.open(path, "rt")
     return open(path)
 
@@ -160,10 +151,7 @@ def read_bed(
 def _read_clean_bed(path: Path, min_columns: int, columns: list[str] | None) -> pd.DataFrame | None:
     """pandas' C parser for the common case: no header lines, same number of fields everywhere, valid
     coordinates. Anything else returns None, and the line-by-line reader finds and reports the problem."""
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if path.suffix == ".gz" and magic != b"\x1f\x8b":
-        return None
+    gz = is_gzip(path)
     try:
         df = pd.read_csv(
             path,
@@ -171,7 +159,7 @@ def _read_clean_bed(path: Path, min_columns: int, columns: list[str] | None) -> 
             header=None,
             dtype=str,
             na_filter=False,
-            compression="gzip" if magic == b"\x1f\x8b" else None,
+            compression="gzip" if gz else None,
         )
     except Exception:  # any parse problem: the slow path reports it with a line number
         return None
