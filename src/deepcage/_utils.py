@@ -88,6 +88,16 @@ def loci_of(adata: AnnData) -> pd.DataFrame:
     return parse_locus_names(adata.var_names)
 
 
+def fasta_list(rec) -> list[str]:
+    """FASTA paths of a genome record (list, tuple, one string, or the numpy array an .h5ad round trip gives)."""
+    paths = (rec or {}).get("fasta")
+    if paths is None:
+        return []
+    if isinstance(paths, str):
+        return [paths]
+    return [str(p) for p in np.asarray(paths).ravel().tolist()]
+
+
 def resolve_genome(adata: AnnData | None, genome=None):
     """The :class:`~deepcage.Genome` to use: ``genome`` if given (a Genome or FASTA path(s)), else the FASTA
     recorded in ``adata.uns['deepcage']['genome']``.
@@ -98,7 +108,7 @@ def resolve_genome(adata: AnnData | None, genome=None):
 
     if genome is None:
         rec = (adata.uns.get(UNS_KEY, {}) if adata is not None else {}).get("genome")
-        fasta = [] if not rec else [str(p) for p in np.atleast_1d(rec.get("fasta", []))]  # h5ad gives arrays
+        fasta = fasta_list(rec)
         if not fasta:
             raise ValueError(
                 "No genome given and none recorded in adata.uns['deepcage']['genome']. "

@@ -13,34 +13,8 @@ __all__ = [
     "check_finite",
     "dense_layer",
     "expr_frame",
-    "fasta_list",
     "motif_frame",
-    "resolve_genome",
 ]
-
-
-def fasta_list(rec) -> list[str]:
-    """FASTA paths of a genome record (list, tuple, numpy array after an .h5ad round trip, or one string)."""
-    paths = (rec or {}).get("fasta")
-    if paths is None:
-        return []
-    if isinstance(paths, str):
-        return [paths]
-    return [str(p) for p in np.asarray(paths).ravel().tolist()]
-
-
-def resolve_genome(adata: AnnData | None, genome=None):
-    """:func:`deepcage._utils.resolve_genome`, also reading records whose FASTA list became an array in an .h5ad."""
-    from .._genome import Genome
-    from .._utils import UNS_KEY
-    from .._utils import resolve_genome as _resolve
-
-    if genome is None and adata is not None:
-        rec = (adata.uns.get(UNS_KEY, {}) or {}).get("genome") or {}
-        paths = fasta_list(rec)
-        if paths:
-            genome = Genome(paths, name=str(rec.get("name") or "") or None)
-    return _resolve(adata, genome)
 
 
 def _frame(obj, index, what: str, key: str) -> pd.DataFrame:

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._utils import get_modality, loci_of
-from ..model._inputs import align_tfs, check_finite, dense_layer, expr_frame, motif_frame, resolve_genome
+from .._utils import get_modality, loci_of, resolve_genome
+from ..model._inputs import align_tfs, check_finite, dense_layer, expr_frame, motif_frame
 from ..model._model import MAX_STORED_LOCI_BYTES, DeepCAGE
 
 __all__ = ["fit"]

@@ -11,8 +11,8 @@ import pandas as pd
 from anndata import AnnData
 from tqdm.auto import tqdm
 
-from .._utils import UNS_KEY, deepcage_uns, get_modality, loci_of, locus_names, parse_locus_names
-from ..model._inputs import align_tfs, check_finite, expr_frame, fasta_list, motif_frame
+from .._utils import UNS_KEY, deepcage_uns, fasta_list, get_modality, loci_of, locus_names, parse_locus_names
+from ..model._inputs import align_tfs, check_finite, expr_frame, motif_frame
 from ..model._model import DeepCAGE
 
 __all__ = ["predict"]
