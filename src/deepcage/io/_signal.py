@@ -54,6 +54,17 @@ def _intervals(chrom, start, end) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return chrom_a.astype(str), start_a.copy(), end_a.copy()
 
 
+def _contig_jobs(chroms, starts, ends, resolve) -> list[tuple[str, np.ndarray]]:
+    """``(file contig name, interval indices)`` per nearby cluster of intervals, contig by contig."""
+    jobs = []
+    for c in pd.unique(chroms):
+        idx = np.flatnonzero(chroms == c)
+        contig = resolve(c)
+        for chunk in _chunks(starts[idx], ends[idx]):
+            jobs.append((contig, idx[chunk]))
+    return jobs
+
+
 def _chunks(starts: np.ndarray, ends: np.ndarray) -> list[np.ndarray]:
     """Group intervals of one contig into fetch chunks (indices into ``starts``), vectorised.
 
@@ -178,12 +189,7 @@ def count_bam(
                 f"Python, pysam.index({str(path)!r}) (the BAM must be coordinate-sorted: samtools sort)."
             )
         resolve = _contig_resolver(bam.references, path, "BAM file")
-        jobs = []
-        for c in pd.unique(chroms):
-            idx = np.flatnonzero(chroms == c)
-            contig = resolve(c)
-            for chunk in _chunks(starts[idx], ends[idx]):
-                jobs.append((contig, idx[chunk]))
+        jobs = _contig_jobs(chroms, starts, ends, resolve)
         for contig, idx in _progress(jobs, len(jobs), "BAM chunks"):
             lo, hi = int(starts[idx].min()), int(ends[idx].max())
             if hi <= lo:
@@ -290,12 +296,7 @@ def read_bigwig(
     try:
         sizes = bw.chroms()
         resolve = _contig_resolver(list(sizes), path, "bigWig file")
-        jobs = []
-        for c in pd.unique(chroms):
-            idx = np.flatnonzero(chroms == c)
-            contig = resolve(c)
-            for chunk in _chunks(starts[idx], ends[idx]):
-                jobs.append((contig, idx[chunk]))
+        jobs = _contig_jobs(chroms, starts, ends, resolve)
         for contig, idx in _progress(jobs, len(jobs), "bigWig chunks"):
             out[idx] = _bigwig_chunk(bw, contig, sizes[contig], starts[idx], ends[idx], stat)
     finally:

@@ -175,6 +175,15 @@ def _open_h5ad_sink(path: Path, obs: pd.DataFrame, var: pd.DataFrame, obsm: dict
     return fh, ds
 
 
+def _run_into(target, model, source, expr_values, **kwargs) -> None:
+    """Stream predictions chunk by chunk into a samples x loci array-like (HDF5 dataset or memmap)."""
+
+    def sink(lo, hi, p):
+        target[:, lo:hi] = p.T
+
+    _run(model, source, expr_values, sink=sink, **kwargs)
+
+
 def _run(model, source: _Loci, expr: np.ndarray, *, batch_size, chunk_size, progress, sink) -> None:
     n = len(source)
     chunks = range(0, n, chunk_size)
@@ -339,18 +348,14 @@ def predict(
                 uns,
             )
             try:
-
-                def sink(lo, hi, p):
-                    ds[:, lo:hi] = p.T
-
-                _run(
+                _run_into(
+                    ds,
                     model,
                     source,
                     expr_values,
                     batch_size=batch_size,
                     chunk_size=chunk_size,
                     progress=progress,
-                    sink=sink,
                 )
             finally:
                 fh.close()
@@ -363,17 +368,14 @@ def predict(
         with tempfile.TemporaryDirectory(prefix="deepcage-predict-") as tmp:
             mm = np.memmap(Path(tmp) / "pred.f32", dtype=np.float32, mode="w+", shape=(n_samples, n_loci))
 
-            def sink(lo, hi, p):
-                mm[:, lo:hi] = p.T
-
-            _run(
+            _run_into(
+                mm,
                 model,
                 source,
                 expr_values,
                 batch_size=batch_size,
                 chunk_size=chunk_size,
                 progress=progress,
-                sink=sink,
             )
             mm.flush()
             names = [str(s) for s in sample_names]
