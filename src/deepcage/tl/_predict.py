@@ -158,6 +158,75 @@ def _motif_of(ad: AnnData | None, motif_key: str, model: DeepCAGE) -> np.ndarray
     return values
 
 
+# ----------------------------------------------------------------------------------------------- inputs
+def _check_model(model) -> None:
+    if not isinstance(model, DeepCAGE):
+        raise TypeError(
+            f"model must be a dc.DeepCAGE (from dc.tl.fit or dc.DeepCAGE.load), got {type(model).__name__}."
+        )
+
+
+def _resolve_samples(
+    model: DeepCAGE, ad: AnnData | None, expr, *, tf_key: str, fill_missing: bool
+) -> tuple[pd.Index, np.ndarray]:
+    """Sample names and their normalised TF expression (samples x model.tfs, float32, finite)."""
+    if expr is None:
+        e = align_tfs(expr_frame(ad, tf_key), model.tfs, f"obsm[{tf_key!r}]")
+        sample_names = ad.obs_names
+    else:
+        if model.tf_reference is None:
+            raise ValueError(
+                "The model has no TF-expression reference (tf_reference); cannot normalise new RNA."
+            )
+        from ..pp import apply_tf_reference
+
+        e = align_tfs(
+            apply_tf_reference(expr, model.tf_reference, fill_missing=fill_missing),
+            model.tfs,
+            "the expression",
+        )
+        sample_names = e.index
+    expr_values = e.to_numpy(dtype=np.float32)
+    check_finite(expr_values, "The TF expression", list(sample_names), model.tfs)
+    return sample_names, expr_values
+
+
+def _resolve_loci(
+    model: DeepCAGE, ad: AnnData | None, expr, loci, genome, *, motif_key: str
+) -> tuple[pd.DataFrame, np.ndarray | None, _Loci]:
+    """The loci to predict (table chrom/start/end), their given motif scores (or None) and their source."""
+    if expr is None or (loci is None and ad is not None):
+        table = loci_of(ad).copy()
+        table.index = ad.var_names.astype(str)
+        motif = _motif_of(ad, motif_key, model)
+        if motif is None:
+            motif_frame(ad, motif_key)  # raises the clear error
+        loci_ad = ad
+    elif loci is not None:
+        table, loci_ad = _loci_table(loci)
+        if loci_ad is not None:
+            _check_genome_name(
+                model, _genome_name((loci_ad.uns.get(UNS_KEY, {}) or {}).get("genome")), "loci"
+            )
+        motif = _motif_of(loci_ad, motif_key, model)
+    else:
+        if model.loci is None:
+            raise ValueError("The model stores no loci: pass loci= or adata.")
+        table = model.loci[["chrom", "start", "end"]].copy()
+        motif, loci_ad = None, None
+    source = _Loci(model, table, motif, genome, loci_ad if loci_ad is not None else ad)
+    return table, motif, source
+
+
+def _all_motif_scores(model: DeepCAGE, source: _Loci, motif: np.ndarray | None) -> np.ndarray | None:
+    """Motif scores of every locus when known without scanning (given, or the model's stored ones)."""
+    if motif is not None:
+        return motif
+    if source.stored is not None and model.loci_motif is not None:
+        return model.loci_motif.to_numpy()[source.stored]
+    return None
+
+
 # ----------------------------------------------------------------------------------------------- outputs
 def _open_h5ad_sink(path: Path, obs: pd.DataFrame, var: pd.DataFrame, obsm: dict, uns: dict):
     """Write an AnnData skeleton and an empty float32 ``X`` that chunks are written into (readable backed)."""
@@ -192,6 +261,85 @@ def _run(model, source: _Loci, expr: np.ndarray, *, batch_size, chunk_size, prog
         codes = source.codes(lo, hi)
         motif = source.motifs(lo, hi, codes)
         sink(lo, hi, model.predict_arrays(codes, motif, expr, batch_size=batch_size))
+
+
+def _stream_to_h5ad(
+    out: Path, model, source, sample_names, expr_values, table, *, tf_key, key_added, **run
+) -> Path:
+    """Stream predictions into the ``X`` of a new ``.h5ad`` file."""
+    obs_index = list(map(str, sample_names))
+    obsm = {tf_key: pd.DataFrame(expr_values, index=obs_index, columns=model.tfs)}
+    uns = {UNS_KEY: {"genome": model.genome, "tfs": model.tfs, "prediction_key": key_added}}
+    fh, ds = _open_h5ad_sink(out, pd.DataFrame(index=obs_index), table[["chrom", "start", "end"]], obsm, uns)
+    try:
+        _run_into(ds, model, source, expr_values, **run)
+    finally:
+        fh.close()
+    return out
+
+
+def _bigwig_targets(out: Path, names: list[str]) -> list[Path]:
+    """One ``.bw`` path per sample: ``out`` itself for one sample and a ``.bw`` name, else files in ``out/``."""
+    if len(names) == 1 and out.suffix.lower() in (".bw", ".bigwig"):
+        return [out]
+    out.mkdir(parents=True, exist_ok=True)
+    from ..io._signal import _safe_name
+
+    return [out / f"{_safe_name(s)}.bw" for s in names]
+
+
+def _stream_to_bigwigs(
+    out: Path, model, source, sample_names, expr_values, table, *, genome, **run
+) -> list[Path]:
+    """Stream predictions into a memmap, then write one bigWig per sample."""
+    from ..io import write_bigwig
+
+    sizes = model.genome.get("chrom_sizes") or None
+    if genome is not None:
+        sizes = genome.chrom_sizes
+    n_samples, n_loci = len(sample_names), len(table)
+    with tempfile.TemporaryDirectory(prefix="deepcage-predict-") as tmp:
+        mm = np.memmap(Path(tmp) / "pred.f32", dtype=np.float32, mode="w+", shape=(n_samples, n_loci))
+        _run_into(mm, model, source, expr_values, **run)
+        mm.flush()
+        targets = _bigwig_targets(out, [str(s) for s in sample_names])
+        for i, target in enumerate(targets):
+            write_bigwig(
+                np.asarray(mm[i]),
+                target,
+                loci=table[["chrom", "start", "end"]].reset_index(drop=True),
+                chrom_sizes=sizes,
+            )
+        del mm
+    return targets
+
+
+def _predict_matrix(model, source, expr_values, n_samples: int, **run) -> np.ndarray:
+    """All predictions in memory: float32 samples x loci."""
+    pred = np.empty((n_samples, len(source)), dtype=np.float32)
+    _run_into(pred, model, source, expr_values, **run)
+    return pred
+
+
+def _new_samples_adata(
+    model, pred, sample_names, expr_values, table, motif_all, record, *, tf_key, motif_key, key_added
+) -> AnnData:
+    """The AnnData returned for new expression: predictions, normalised expression, motif scores, provenance."""
+    new = AnnData(
+        obs=pd.DataFrame(index=pd.Index(list(map(str, sample_names)))),
+        var=table[["chrom", "start", "end"]].copy(),
+    )
+    new.layers[key_added] = pred
+    new.obsm[tf_key] = pd.DataFrame(expr_values, index=new.obs_names, columns=model.tfs)
+    if motif_all is not None:
+        new.varm[motif_key] = pd.DataFrame(motif_all, index=new.var_names, columns=model.tfs)
+    new.uns[UNS_KEY] = {
+        "genome": dict(model.genome),
+        "tfs": list(model.tfs),
+        "tf_reference": model.tf_reference,
+        "predict": {key_added: record},
+    }
+    return new
 
 
 def predict(
@@ -273,11 +421,7 @@ def predict(
     >>> new = dc.tl.predict(model, expr=rna_of_new_cell_types)  # doctest: +SKIP
     >>> dc.tl.predict(model, expr=rna, out="tracks/")  # one bigWig per sample  # doctest: +SKIP
     """
-    if not isinstance(model, DeepCAGE):
-        raise TypeError(
-            f"model must be a dc.DeepCAGE (from dc.tl.fit or dc.DeepCAGE.load), got {type(model).__name__}."
-        )
-    data = adata
+    _check_model(model)
     ad = get_modality(adata, "atac") if adata is not None else None
     if ad is None and expr is None:
         raise ValueError("Pass adata (predict its samples) or expr= (new samples' expression).")
@@ -285,146 +429,48 @@ def predict(
         _check_genome_name(model, _genome_name((ad.uns.get(UNS_KEY, {}) or {}).get("genome")), "adata")
     if genome is not None:
         genome = _model_genome(model, genome, None)  # checks the assembly name
+    if expr is None and loci is not None:
+        raise ValueError("loci= is for expr= predictions; (a) predicts the loci of adata.")
+    data = adata
+    if expr is None and copy:
+        data = adata.copy()
+        ad = get_modality(data, "atac")
 
-    # ---- samples
-    if expr is None:
-        if loci is not None:
-            raise ValueError("loci= is for expr= predictions; (a) predicts the loci of adata.")
-        if copy:
-            data = data.copy()
-            ad = get_modality(data, "atac")
-        e = align_tfs(expr_frame(ad, tf_key), model.tfs, f"obsm[{tf_key!r}]")
-        sample_names = ad.obs_names
-    else:
-        if model.tf_reference is None:
-            raise ValueError(
-                "The model has no TF-expression reference (tf_reference); cannot normalise new RNA."
-            )
-        from ..pp import apply_tf_reference
+    sample_names, expr_values = _resolve_samples(model, ad, expr, tf_key=tf_key, fill_missing=fill_missing)
+    table, motif, source = _resolve_loci(model, ad, expr, loci, genome, motif_key=motif_key)
+    run = {"batch_size": batch_size, "chunk_size": chunk_size, "progress": progress}
 
-        e = align_tfs(
-            apply_tf_reference(expr, model.tf_reference, fill_missing=fill_missing),
-            model.tfs,
-            "the expression",
-        )
-        sample_names = e.index
-    expr_values = e.to_numpy(dtype=np.float32)
-    check_finite(expr_values, "The TF expression", list(sample_names), model.tfs)
-
-    # ---- loci
-    if expr is None or (loci is None and ad is not None):
-        table = loci_of(ad).copy()
-        table.index = ad.var_names.astype(str)
-        motif = _motif_of(ad, motif_key, model)
-        if motif is None:
-            motif_frame(ad, motif_key)  # raises the clear error
-        loci_ad = ad
-    elif loci is not None:
-        table, loci_ad = _loci_table(loci)
-        if loci_ad is not None:
-            _check_genome_name(
-                model, _genome_name((loci_ad.uns.get(UNS_KEY, {}) or {}).get("genome")), "loci"
-            )
-        motif = _motif_of(loci_ad, motif_key, model)
-    else:
-        if model.loci is None:
-            raise ValueError("The model stores no loci: pass loci= or adata.")
-        table = model.loci[["chrom", "start", "end"]].copy()
-        motif, loci_ad = None, None
-    source = _Loci(model, table, motif, genome, loci_ad if loci_ad is not None else ad)
-    n_samples, n_loci = len(sample_names), len(table)
-
-    # ---- run
     if out is not None:
         out = Path(out)
         if out.suffix == ".h5ad":
-            obsm = {tf_key: pd.DataFrame(expr_values, index=list(map(str, sample_names)), columns=model.tfs)}
-            uns = {UNS_KEY: {"genome": model.genome, "tfs": model.tfs, "prediction_key": key_added}}
-            fh, ds = _open_h5ad_sink(
+            return _stream_to_h5ad(
                 out,
-                pd.DataFrame(index=list(map(str, sample_names))),
-                table[["chrom", "start", "end"]],
-                obsm,
-                uns,
-            )
-            try:
-                _run_into(
-                    ds,
-                    model,
-                    source,
-                    expr_values,
-                    batch_size=batch_size,
-                    chunk_size=chunk_size,
-                    progress=progress,
-                )
-            finally:
-                fh.close()
-            return out
-        from ..io import write_bigwig
-
-        sizes = model.genome.get("chrom_sizes") or None
-        if genome is not None:
-            sizes = genome.chrom_sizes
-        with tempfile.TemporaryDirectory(prefix="deepcage-predict-") as tmp:
-            mm = np.memmap(Path(tmp) / "pred.f32", dtype=np.float32, mode="w+", shape=(n_samples, n_loci))
-
-            _run_into(
-                mm,
                 model,
                 source,
+                sample_names,
                 expr_values,
-                batch_size=batch_size,
-                chunk_size=chunk_size,
-                progress=progress,
+                table,
+                tf_key=tf_key,
+                key_added=key_added,
+                **run,
             )
-            mm.flush()
-            names = [str(s) for s in sample_names]
-            if n_samples == 1 and out.suffix.lower() in (".bw", ".bigwig"):
-                targets = [out]
-            else:
-                out.mkdir(parents=True, exist_ok=True)
-                from ..io._signal import _safe_name
+        return _stream_to_bigwigs(out, model, source, sample_names, expr_values, table, genome=genome, **run)
 
-                targets = [out / f"{_safe_name(s)}.bw" for s in names]
-            for i, target in enumerate(targets):
-                write_bigwig(
-                    np.asarray(mm[i]),
-                    target,
-                    loci=table[["chrom", "start", "end"]].reset_index(drop=True),
-                    chrom_sizes=sizes,
-                )
-            del mm
-        return targets
-
-    pred = np.empty((n_samples, n_loci), dtype=np.float32)
-
-    def sink(lo, hi, p):
-        pred[:, lo:hi] = p.T
-
-    _run(
-        model, source, expr_values, batch_size=batch_size, chunk_size=chunk_size, progress=progress, sink=sink
-    )
+    pred = _predict_matrix(model, source, expr_values, len(sample_names), **run)
     record = {"task": model.task, "tfs": len(model.tfs), "model_genome": _genome_name(model.genome)}
     if expr is None:
         ad.layers[key_added] = pred
         deepcage_uns(ad).setdefault("predict", {})[key_added] = record
         return data if copy else None
-
-    new = AnnData(
-        obs=pd.DataFrame(index=pd.Index(list(map(str, sample_names)))),
-        var=table[["chrom", "start", "end"]].copy(),
+    return _new_samples_adata(
+        model,
+        pred,
+        sample_names,
+        expr_values,
+        table,
+        _all_motif_scores(model, source, motif),
+        record,
+        tf_key=tf_key,
+        motif_key=motif_key,
+        key_added=key_added,
     )
-    new.layers[key_added] = pred
-    new.obsm[tf_key] = pd.DataFrame(expr_values, index=new.obs_names, columns=model.tfs)
-    motif_all = motif if motif is not None else None
-    if motif_all is None and source.stored is not None and model.loci_motif is not None:
-        motif_all = model.loci_motif.to_numpy()[source.stored]
-    if motif_all is not None:
-        new.varm[motif_key] = pd.DataFrame(motif_all, index=new.var_names, columns=model.tfs)
-    new.uns[UNS_KEY] = {
-        "genome": dict(model.genome),
-        "tfs": list(model.tfs),
-        "tf_reference": model.tf_reference,
-        "predict": {key_added: record},
-    }
-    return new
