@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._utils import is_gzip
+from ._files import is_gzip
 
 __all__ = ["Genome", "canonical_chrom", "encode_bases"]
 

@@ -9,7 +9,19 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-__all__ = ["UNS_KEY", "deepcage_uns", "get_modality", "locus_names", "parse_locus_names"]
+from ._files import is_gzip
+from ._genome import Genome
+
+__all__ = [
+    "UNS_KEY",
+    "deepcage_uns",
+    "fasta_list",
+    "get_modality",
+    "is_gzip",
+    "locus_names",
+    "parse_locus_names",
+    "resolve_genome",
+]
 
 UNS_KEY = "deepcage"
 _LOCUS_RE = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d[\d,]*)-(?P<end>\d[\d,]*)$")
@@ -104,8 +116,6 @@ def resolve_genome(adata: AnnData | None, genome=None):
 
     The genome used is recorded in ``uns['deepcage']['genome']`` so later steps (and saved models) find it.
     """
-    from ._genome import Genome
-
     if genome is None:
         rec = (adata.uns.get(UNS_KEY, {}) if adata is not None else {}).get("genome")
         fasta = fasta_list(rec)
@@ -128,21 +138,3 @@ def make_mudata(modalities: dict[str, AnnData]):
 
     with mudata.set_options(pull_on_update=False):
         return mudata.MuData(modalities)
-
-
-def is_gzip(path) -> bool:
-    """Whether ``path`` is gzip-compressed (by its magic bytes); a ``.gz`` suffix on a plain file is an error."""
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"File not found: {path}")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory, expected a file.")
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    if path.suffix == ".gz" and not gz:
-        raise ValueError(
-            f"{path}: has a .gz suffix but is not gzip-compressed. Rename it without '.gz' or compress it."
-        )
-    return gz

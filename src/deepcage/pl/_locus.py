@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from anndata import AnnData
 
+from .._layers import dense, get_layer, select
 from .._utils import get_modality, loci_of
-from ..tl._evaluate import _dense, _get_layer, _select
 from ._utils import _DOC_SHOW_SAVE, _finish
 
 __all__ = ["track"]
@@ -89,7 +89,7 @@ def track(
         )
         keys = [observed, *preds]
     keys = list(keys)
-    s_idx = _select(ad, samples, "obs")[:max_samples]
+    s_idx = select(ad, samples, "obs")[:max_samples]
     starts = loci["start"].to_numpy()[inside]
     ends = loci["end"].to_numpy()[inside]
     # a step line over the bins, broken (NaN) where consecutive bins are not adjacent
@@ -108,7 +108,7 @@ def track(
         out[take < 0] = np.nan
         return out
 
-    values = {k: _dense(_get_layer(ad, k), rows=s_idx, cols=inside) for k in keys}
+    values = {k: dense(get_layer(ad, k), rows=s_idx, cols=inside) for k in keys}
     if axes is None:
         fig, axes = plt.subplots(
             len(s_idx), 1, figsize=(8, 1.25 * len(s_idx) + 0.6), sharex=True, squeeze=False

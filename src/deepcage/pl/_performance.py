@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._layers import dense, get_layer, select, truth_layer
 from .._utils import get_modality
-from ..tl._evaluate import _dense, _get_layer, _select, _truth_layer
 from ._utils import _DOC_SHOW_SAVE, _finish, _new_ax
 
 __all__ = ["compare", "metric_by_group", "pr_curves", "scatter"]
@@ -71,13 +71,13 @@ def pr_curves(
     ad = get_modality(adata, "atac")
     if key not in ad.layers:
         raise KeyError(f"No predictions in adata.layers[{key!r}]; run dc.tl.predict first.")
-    layer, task = _truth_layer(ad, layer, "classification" if layer is None else "auto")
+    layer, task = truth_layer(ad, layer, "classification" if layer is None else "auto")
     if task != "classification":
         raise ValueError(f"PR curves need 0/1 observations; layer {layer!r} is continuous.")
-    s_idx = _select(ad, samples, "obs")[:max_samples]
-    l_idx = _select(ad, loci, "var")
-    y = _dense(_get_layer(ad, layer), rows=s_idx, cols=l_idx)
-    p = _dense(ad.layers[key], rows=s_idx, cols=l_idx)
+    s_idx = select(ad, samples, "obs")[:max_samples]
+    l_idx = select(ad, loci, "var")
+    y = dense(get_layer(ad, layer), rows=s_idx, cols=l_idx)
+    p = dense(ad.layers[key], rows=s_idx, cols=l_idx)
     fig, ax = _new_ax(ax, (4.5, 4))
     for i, name in enumerate(ad.obs_names[s_idx]):
         if y[i].min() == y[i].max():
@@ -150,10 +150,10 @@ def scatter(
     if sample is None:
         test = np.flatnonzero(ad.obs["split"].astype(str) == "test") if "split" in ad.obs else []
         sample = ad.obs_names[test[0] if len(test) else 0]
-    s_idx = _select(ad, [sample], "obs")
-    l_idx = _select(ad, loci, "var")
-    y = _dense(_get_layer(ad, layer), rows=s_idx, cols=l_idx)[0]
-    p = _dense(ad.layers[key], rows=s_idx, cols=l_idx)[0]
+    s_idx = select(ad, [sample], "obs")
+    l_idx = select(ad, loci, "var")
+    y = dense(get_layer(ad, layer), rows=s_idx, cols=l_idx)[0]
+    p = dense(ad.layers[key], rows=s_idx, cols=l_idx)[0]
     fig, ax = _new_ax(ax, (4, 3.8))
     if kind == "hexbin":
         hb = ax.hexbin(y, p, gridsize=gridsize, bins="log", cmap="viridis", mincnt=1)

@@ -11,8 +11,12 @@ from anndata import AnnData
 from scipy import sparse
 from scipy.special import expit
 
+from .._layers import dense as _dense
+from .._layers import get_layer as _get_layer
+from .._layers import select as _select
+from .._layers import truth_layer as _truth_layer
 from .._utils import deepcage_uns, get_modality
-from ._evaluate import _dense, _get_layer, _select, _truth_layer, evaluate, summarize
+from ._evaluate import evaluate, summarize
 
 __all__ = ["BASELINES", "baselines", "compare"]
 

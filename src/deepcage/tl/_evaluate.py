@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from anndata import AnnData
-from scipy import sparse
 from scipy.stats import rankdata
 
+from .._layers import dense, get_layer, select, truth_layer
 from .._utils import deepcage_uns, get_modality
 
 __all__ = ["binary_metrics", "evaluate", "regression_metrics", "summarize"]
@@ -172,83 +172,6 @@ def regression_metrics(y_true, y_pred) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# selection helpers (shared with the baselines)
-# --------------------------------------------------------------------------------------------------------------
-def _select(adata: AnnData, which, axis: str) -> np.ndarray:
-    """Integer indices of the samples (axis='obs') or loci (axis='var') chosen by ``which``."""
-    frame = adata.obs if axis == "obs" else adata.var
-    names = adata.obs_names if axis == "obs" else adata.var_names
-    what = "samples" if axis == "obs" else "loci"
-    if isinstance(which, str):
-        if which == "all":
-            return np.arange(len(names))
-        if "split" not in frame.columns:
-            raise KeyError(
-                f"{what}={which!r} needs adata.{axis}['split'], which is missing. Split the data first "
-                f"(dc.pp.split_{'samples' if axis == 'obs' else 'loci'}) or pass {what}='all' or a list of names."
-            )
-        idx = np.flatnonzero(frame["split"].astype(str).to_numpy() == which)
-        if idx.size == 0:
-            raise ValueError(
-                f"No {what} have adata.{axis}['split'] == {which!r} (values: "
-                f"{sorted(frame['split'].astype(str).unique())}). Pass {what}='all' or a list of names."
-            )
-        return idx
-    arr = np.asarray(which)
-    if arr.dtype == bool:
-        if arr.shape != (len(names),):
-            raise ValueError(f"Boolean {what} mask has length {arr.size}, expected {len(names)}.")
-        return np.flatnonzero(arr)
-    if np.issubdtype(arr.dtype, np.integer):
-        return arr.astype(np.int64)
-    idx = names.get_indexer(pd.Index(arr.astype(str)))
-    if (idx < 0).any():
-        missing = arr[idx < 0]
-        raise KeyError(f"{len(missing)} {what} not found in adata, e.g. {list(missing[:3])}.")
-    return idx
-
-
-def _dense(mat, rows=None, cols=None) -> np.ndarray:
-    if rows is not None:
-        mat = mat[rows]
-    if cols is not None:
-        mat = mat[:, cols]
-    if sparse.issparse(mat):
-        mat = mat.toarray()
-    return np.asarray(mat, dtype=np.float64)
-
-
-def _get_layer(adata: AnnData, layer: str | None):
-    if layer is None or layer == "X":
-        if adata.X is None:
-            raise ValueError("adata.X is empty; pass layer= naming the layer that holds the values.")
-        return adata.X
-    if layer not in adata.layers:
-        raise KeyError(f"Layer {layer!r} not found in adata.layers (available: {list(adata.layers)}).")
-    return adata.layers[layer]
-
-
-def _truth_layer(adata: AnnData, layer: str | None, task: str) -> tuple[str, str]:
-    """Resolve (layer name, task) of the observed values."""
-    if task not in ("auto", "classification", "regression"):
-        raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}.")
-    if layer is None:
-        if task == "regression":
-            if "log_norm" not in adata.layers:
-                raise KeyError(
-                    "task='regression' without layer= uses layers['log_norm'], which is missing. "
-                    "Pass layer= naming the continuous signal."
-                )
-            return "log_norm", "regression"
-        return ("binary" if "binary" in adata.layers else "X"), "classification"
-    if task == "auto":
-        mat = _get_layer(adata, layer)
-        vals = mat.data if sparse.issparse(mat) else np.asarray(mat)
-        task = "classification" if np.isin(vals, (0, 1)).all() else "regression"
-    return layer, task
-
-
-# --------------------------------------------------------------------------------------------------------------
 # evaluate
 # --------------------------------------------------------------------------------------------------------------
 def evaluate(
@@ -357,14 +280,14 @@ def evaluate(
             f"No predictions in adata.layers[{key!r}] (layers: {list(adata.layers)}). "
             "Run dc.tl.predict(model, adata) or dc.tl.baselines(adata) first."
         )
-    layer, task = _truth_layer(adata, layer, task)
-    s_idx = _select(adata, samples, "obs")
-    l_idx = _select(adata, loci, "var")
+    layer, task = truth_layer(adata, layer, task)
+    s_idx = select(adata, samples, "obs")
+    l_idx = select(adata, loci, "var")
     if s_idx.size == 0 or l_idx.size == 0:
         raise ValueError(f"Nothing to evaluate: {s_idx.size} samples x {l_idx.size} loci selected.")
-    truth_all = _dense(_get_layer(adata, layer), cols=l_idx)  # all samples x selected loci (for groups)
+    truth_all = dense(get_layer(adata, layer), cols=l_idx)  # all samples x selected loci (for groups)
     truth = truth_all[s_idx]
-    pred = _dense(adata.layers[key], rows=s_idx, cols=l_idx)
+    pred = dense(adata.layers[key], rows=s_idx, cols=l_idx)
     if task == "classification" and not np.isin(truth, (0, 1)).all():
         raise ValueError(f"Observed layer {layer!r} is not 0/1; use task='regression' or a binary layer.")
     metric_fn = binary_metrics if task == "classification" else regression_metrics
@@ -400,7 +323,7 @@ def evaluate(
         if task == "classification":
             active = truth_all > 0.5
         elif "binary" in adata.layers:
-            active = _dense(adata.layers["binary"], cols=l_idx) > 0.5
+            active = dense(adata.layers["binary"], cols=l_idx) > 0.5
         else:
             active = truth_all > 0
         n_active = active.sum(axis=0)
@@ -412,7 +335,7 @@ def evaluate(
             np.clip(rng_cat, 0, 4), categories=list(_RANGE_LABELS)
         )
         sig_name = signal_layer or ("log_norm" if "log_norm" in adata.layers else layer)
-        signal = truth_all if sig_name == layer else _dense(_get_layer(adata, sig_name), cols=l_idx)
+        signal = truth_all if sig_name == layer else dense(get_layer(adata, sig_name), cols=l_idx)
         var = signal.var(axis=0)
         # quartiles over the loci that get a locus-wise metric (skipped loci are mostly invariant ones)
         scored = ~locus_df[list(metric_names)].isna().any(axis=1).to_numpy()

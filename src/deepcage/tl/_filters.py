@@ -12,9 +12,9 @@ import pandas as pd
 from anndata import AnnData
 from tqdm.auto import tqdm
 
+from .._layers import select
 from .._utils import deepcage_uns, get_modality, loci_of, resolve_genome
 from ..io._motifs import Motif
-from ._evaluate import _select
 
 __all__ = ["FilterMotifs", "filter_motifs", "write_meme"]
 
@@ -251,7 +251,7 @@ def filter_motifs(
     if dilation != 1 or stride != 1:
         raise ValueError("filter_motifs supports first convolutions with stride 1 and dilation 1.")
     rng = np.random.default_rng(seed)
-    pool = _select(ad, loci, "var")
+    pool = select(ad, loci, "var")
     idx = np.sort(rng.choice(pool, size=min(n_loci, pool.size), replace=False))
     x = _onehot_loci(model, ad, idx, genome)
     device = _device(net)
@@ -348,7 +348,7 @@ def _influence(model, net, conv, adata, idx, x, n_loci, samples, batch_size, rng
     import torch
 
     tfs, motif, expr = _model_tables(model, adata)
-    s_idx = _select(adata, samples, "obs")[:16]
+    s_idx = select(adata, samples, "obs")[:16]
     pick = np.sort(rng.choice(len(idx), size=min(n_loci, len(idx)), replace=False))
     device = _device(net)
     xs = torch.from_numpy(x[pick]).to(device)
