@@ -497,3 +497,32 @@ def test_prediction_for_loci_given_as_a_dataframe(trained):
     genome = dc.Genome(trained["fasta"], name="synthetic")
     new = dc.tl.predict(model, expr=trained["mdata"]["rna"], loci=loci, genome=genome, progress=False)
     assert list(new.var_names) == ["chr1:1000-1200", "chr1:1200-1400"]
+
+
+# ------------------------------------------------------------------------------------------------ training data
+def _tiny_training_data():
+    return dc.datasets.synthetic(n_samples=4, n_loci=60, n_tfs=3, n_test_samples=1, seed=3)
+
+
+def test_duplicated_sample_names_are_refused_by_fit():
+    ad = _tiny_training_data()
+    ad.obs_names = ["a", "b", "a", "c"]
+    with pytest.raises(
+        ValueError, match=r"1 duplicated sample names \(obs_names\), e\.g\. \['a'\].*unique"
+    ) as exc:
+        dc.tl.fit(ad, preset="small", hidden=8, max_epochs=1, progress_bar=False)
+    assert _raised_by_deepcage(exc)
+
+
+def test_duplicated_locus_names_are_refused_by_fit():
+    ad = _tiny_training_data()
+    names = list(ad.var_names)
+    names[5] = names[4]
+    ad.var_names = names
+    with pytest.raises(ValueError, match=r"duplicated locus names \(var_names\)"):
+        dc.tl.fit(ad, preset="small", hidden=8, max_epochs=1, progress_bar=False)
+
+
+def test_fit_with_zero_epochs_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"max_epochs=0: train for at least one epoch"):
+        dc.tl.fit(_tiny_training_data(), preset="small", max_epochs=0, progress_bar=False)

@@ -7,19 +7,39 @@ Typical use::
     adata = dc.datasets.synthetic()
     model = dc.tl.fit(adata)
     dc.tl.predict(model, adata)
+
+Submodules and the top-level names are imported on first use (as in CREsted and pertpy), so that
+``import deepcage`` and the command line answer at once; torch, lightning, scanpy and matplotlib load only
+when a function needs them.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from . import datasets, io, pl, pp, tl
-from ._genome import Genome
-from .io import read_bed, read_narrowpeak, write_bigwig
-from .model import DeepCAGE
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+from ._settings import settings
 
 try:
     __version__ = version("deepcage")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily through __getattr__
+    from . import datasets, io, pl, pp, tl
+    from ._genome import Genome
+    from .io import read_bed, read_narrowpeak, write_bigwig
+    from .model import DeepCAGE
+
+_SUBMODULES = {"datasets", "io", "model", "pl", "pp", "tl"}
+_NAMES = {
+    "DeepCAGE": ".model",
+    "Genome": "._genome",
+    "read_bed": ".io",
+    "read_narrowpeak": ".io",
+    "write_bigwig": ".io",
+}
 
 __all__ = [
     "DeepCAGE",
@@ -30,6 +50,22 @@ __all__ = [
     "pp",
     "read_bed",
     "read_narrowpeak",
+    "settings",
     "tl",
     "write_bigwig",
 ]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+    elif name in _NAMES:
+        module = getattr(importlib.import_module(_NAMES[name], __name__), name)
+    else:
+        raise AttributeError(f"module 'deepcage' has no attribute {name!r}")
+    globals()[name] = module  # later look-ups skip __getattr__
+    return module
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

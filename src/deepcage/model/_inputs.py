@@ -11,6 +11,7 @@ from anndata import AnnData
 __all__ = [
     "align_tfs",
     "check_finite",
+    "check_unique_names",
     "dense_layer",
     "expr_frame",
     "motif_frame",
@@ -94,3 +95,21 @@ def dense_layer(adata: AnnData, layer: str | None) -> np.ndarray:
         mat = adata.layers[layer]
     mat = mat.toarray() if hasattr(mat, "toarray") else np.asarray(mat)
     return np.asarray(mat, dtype=np.float32)
+
+
+def check_unique_names(adata: AnnData) -> None:
+    """Raise when samples or loci share a name: expression, labels and stored loci are matched by name."""
+    for names, what, fix in (
+        (adata.obs_names, "sample names (obs_names)", "adata.obs_names_make_unique()"),
+        (
+            adata.var_names,
+            "locus names (var_names)",
+            "adata = adata[:, ~adata.var_names.duplicated()].copy()",
+        ),
+    ):
+        dup = names[names.duplicated()]
+        if len(dup):
+            raise ValueError(
+                f"{len(dup)} duplicated {what}, e.g. {list(dict.fromkeys(dup.astype(str)))[:5]}. deepcage matches "
+                f"samples and loci by name, so each must be unique: rename them (e.g. {fix})."
+            )

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._runtime import torch_threads
 from ._network import DeepCAGENet, codes_to_onehot
 
 __all__ = ["MAX_STORED_LOCI_BYTES", "DeepCAGE"]
@@ -185,7 +186,7 @@ class DeepCAGE:
         out = np.empty((motif.shape[0], expr.shape[0]), dtype=np.float32)
         x_expr = torch.from_numpy(expr).to(device)
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), torch_threads():
                 for lo in range(0, motif.shape[0], batch_size):
                     hi = min(lo + batch_size, motif.shape[0])
                     x_seq = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -13,8 +14,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._runtime import quiet_lightning, torch_threads
 from .._utils import get_modality, loci_of, resolve_genome
-from ..model._inputs import align_tfs, check_finite, dense_layer, expr_frame, motif_frame
+from ..model._inputs import align_tfs, check_finite, check_unique_names, dense_layer, expr_frame, motif_frame
 from ..model._model import MAX_STORED_LOCI_BYTES, DeepCAGE
 
 __all__ = ["fit"]
@@ -190,6 +192,9 @@ def fit(
     adata = get_modality(data, "atac")
     if task not in ("classification", "regression"):
         raise ValueError(f"task={task!r}; choose 'classification' or 'regression'.")
+    if int(max_epochs) < 1:
+        raise ValueError(f"max_epochs={max_epochs!r}: train for at least one epoch.")
+    check_unique_names(adata)
     layer = _default_layer(adata, task) if layer is None else layer
     if batch_loci is None:
         batch_loci = 32 if preset == "small" else 128
@@ -331,6 +336,9 @@ def fit(
         # spawned workers receive the module's tensors through shared memory; file descriptors fail in some
         # sandboxes/containers ("unable to resize file"), named files in /dev/shm work everywhere
         torch.multiprocessing.set_sharing_strategy("file_system")
+    run = contextlib.ExitStack()  # torch threads for this machine's load; Lightning's lines once, no tips
+    run.enter_context(torch_threads())
+    run.enter_context(quiet_lightning())
     trainer = pl.Trainer(**trainer_args)
     try:
         with warnings.catch_warnings():
@@ -351,6 +359,7 @@ def fit(
             )
         best_epoch = int(state.get("epoch", -1))
     finally:
+        run.close()
         torch.use_deterministic_algorithms(was_deterministic)
         torch.multiprocessing.set_sharing_strategy(sharing)
         if tmp_dir is not None:
