@@ -37,7 +37,14 @@ def main() -> None:
         "import deepcage": [py, "-c", "import deepcage"],
         "deepcage --help": [py, "-m", "deepcage.cli", "--help"],
         "deepcage fit --help": [py, "-m", "deepcage.cli", "fit", "--help"],
-        "deepcage fit (missing file: error)": [py, "-m", "deepcage.cli", "fit", "/nonexistent.h5ad", "/tmp/m"],
+        "deepcage fit (missing file: error)": [
+            py,
+            "-m",
+            "deepcage.cli",
+            "fit",
+            "/nonexistent.h5ad",
+            "/tmp/m",
+        ],
     }
     script = shutil.which("deepcage")
     if script:
