@@ -343,7 +343,14 @@ def test_duplicated_genes_are_summed_with_a_warning(tmp_path, atac):
 
 @pytest.mark.parametrize(
     ("value", "match"),
-    [(np.nan, r"NaN value.*gene 'TF2' in sample 's2'"), (-3.0, r"negative value.*gene 'TF2' in sample 's2'")],
+    [
+        (np.nan, r"NaN value.*gene 'TF2' in sample 's2'"),
+        (-3.0, r"negative value.*gene 'TF2' in sample 's2'"),
+        (
+            np.inf,
+            r"infinite value.*gene 'TF2' in sample 's2'",
+        ),  # once spread inf into the other samples' rows
+    ],
 )
 def test_nan_or_negative_expression_names_gene_and_sample(atac, value, match):
     bad = _expr_table()
@@ -475,19 +482,238 @@ def test_saved_model_from_another_genome(trained):
         )
 
 
-def test_new_locus_past_the_contig_end_predicts_finite_but_bigwig_refuses(trained, tmp_path):
+@pytest.mark.parametrize(
+    ("locus", "match"),
+    [
+        (
+            "past_end",
+            r"1 locus/loci extend past the end of their contig, e\.g\. chr1:\d+-\d+ \(contig length",
+        ),
+        ("end_before_start", r"end <= start or start < 0, e\.g\. chr1:1200-1000"),
+        ("empty", r"end <= start or start < 0, e\.g\. chr1:1000-1000"),
+        ("other_contig", r"contig\(s\) \['chrUn_gl000220'\] that the model's genome does not have"),
+    ],
+)
+def test_new_loci_outside_the_genome_are_refused(trained, locus, match):
+    """Once predicted silently (a locus past the end was scored on pure N: 0.39)."""
     model = dc.DeepCAGE.load(trained["path"])
     size = model.genome["chrom_sizes"]["chr1"]
-    loci = [
-        f"chr1:{size - 400}-{size - 200}",
-        f"chr1:{size - 100}-{size + 100}",
-    ]  # the second runs past the end
+    bad = {
+        "past_end": f"chr1:{size - 100}-{size + 100}",
+        "end_before_start": "chr1:1200-1000",
+        "empty": "chr1:1000-1000",
+        "other_contig": "chrUn_gl000220:100-300",
+    }[locus]
     genome = dc.Genome(trained["fasta"], name="synthetic")
-    new = dc.tl.predict(model, expr=trained["mdata"]["rna"], loci=loci, genome=genome, progress=False)
-    assert new.shape == (trained["mdata"].n_obs, 2)
-    assert np.isfinite(new.layers["deepcage"]).all()
-    with pytest.raises(ValueError, match="extends past the end of the contig"):
-        dc.write_bigwig(new, tmp_path / "tracks", chrom_sizes=genome.chrom_sizes)
+    with pytest.raises(ValueError, match=match) as exc:
+        dc.tl.predict(
+            model, expr=trained["mdata"]["rna"], loci=["chr1:0-200", bad], genome=genome, progress=False
+        )
+    assert _raised_by_deepcage(exc)
+
+
+def test_fasta_of_another_build_with_the_same_contig_names(trained, tmp_path):
+    """Same contig names, other lengths (e.g. hg38 given to an hg19 model): once accepted silently."""
+    model = dc.DeepCAGE.load(trained["path"])
+    other = _fasta(tmp_path / "other_build.fa", {"chr1": _random_seq(5000), "chr2": _random_seq(5000)})
+    loci = ["chr1:1000-1200"]
+    for genome in (other, dc.Genome(other, name="synthetic")):  # with or without name=
+        with pytest.raises(
+            ValueError,
+            match=r"other_build\.fa: contig 'chr1' is 5,000 bp but [\d,]+ bp in the genome the model was trained on",
+        ) as exc:
+            dc.tl.predict(model, expr=trained["mdata"]["rna"], loci=loci, genome=genome, progress=False)
+        assert _raised_by_deepcage(exc)
+    model.genome["fasta"] = [str(other)]  # the model's recorded FASTA replaced by another build
+    with pytest.raises(ValueError, match=r"contig 'chr1' is 5,000 bp"):
+        dc.tl.predict(model, expr=trained["mdata"]["rna"], loci=loci, progress=False)
+
+
+def test_peaks_past_the_contig_end_warn(tmp_path):
+    genome = dc.Genome(_fasta(tmp_path / "g.fa", {"chr20": _random_seq(2000)}), name="toy")
+    bins = dc.pp.bin_genome(genome, max_n_frac=None)
+    peaks = _write(
+        tmp_path / "hg38_peaks.bed", ["chr20\t0\t300", "chr20\t1900\t2500"]
+    )  # the 2nd ends past 2,000
+    with pytest.warns(
+        UserWarning,
+        match=r"hg38_peaks\.bed.*1 interval\(s\) extend past the end.*chr20:1900-2500 \(contig length 2,000 bp\).*another assembly",
+    ):
+        dc.pp.binarize_peaks(bins, {"a": peaks}, min_samples=0)
+
+
+def test_prediction_from_rna_with_inf(trained):
+    rna = trained["mdata"]["rna"]
+    table = pd.DataFrame(np.array(rna.X, dtype=float), index=rna.obs_names, columns=rna.var_names)
+    table.iloc[1, 2] = np.inf
+    with pytest.raises(
+        ValueError, match=rf"infinite value.*gene {table.columns[2]!r} in sample {table.index[1]!r}"
+    ):
+        dc.tl.predict(trained["model"], expr=table, progress=False)
+
+
+def test_duplicated_samples_in_new_expression(trained):
+    rna = trained["mdata"]["rna"]
+    table = pd.DataFrame(np.array(rna.X, dtype=float), index=rna.obs_names, columns=rna.var_names)
+    table = pd.concat([table, table.iloc[[0]]])
+    with pytest.raises(
+        ValueError, match=rf"1 duplicated sample name\(s\) in the expression, e\.g\. \[{table.index[0]!r}\]"
+    ):
+        dc.tl.predict(trained["model"], expr=table, progress=False)
+
+
+def test_one_bigwig_name_for_several_samples_is_refused_before_predicting(trained, tmp_path, monkeypatch):
+    model = trained["model"]
+    monkeypatch.setattr(
+        type(model), "predict_arrays", lambda *a, **k: pytest.fail("predicted before checking out=")
+    )
+    with pytest.raises(
+        ValueError, match=r"out\.bw' names one bigWig file, but there are \d+ samples.*folder"
+    ):
+        dc.tl.predict(model, expr=trained["mdata"]["rna"], out=tmp_path / "out.bw", progress=False)
+    assert not (tmp_path / "out.bw").exists()  # once created as a directory
+
+
+@pytest.mark.parametrize("name", ["nodir/sub/out.h5ad", "nodir/out.bw"])
+def test_output_in_a_missing_folder_is_refused_before_predicting(trained, tmp_path, monkeypatch, name):
+    model = trained["model"]
+    monkeypatch.setattr(
+        type(model), "predict_arrays", lambda *a, **k: pytest.fail("predicted before checking out=")
+    )
+    rna = trained["mdata"]["rna"][:1]
+    with pytest.raises(FileNotFoundError, match=r"the folder '.*nodir.*' does not exist"):
+        dc.tl.predict(model, expr=rna, out=tmp_path / name, progress=False)
+
+
+# ------------------------------------------------------------------------------------------------ model folders
+@pytest.fixture
+def model_copy(trained, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(trained["path"], tmp_path / "model"))
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (
+            "truncate_weights",
+            r"weights\.pt: damaged model file \([\d,]+ bytes instead of [\d,]+: a truncated",
+        ),
+        ("truncate_json", r"model\.json: damaged model file \([\d,]+ bytes instead"),
+        ("remove_loci", r"loci\.csv\.gz: missing from the model folder"),
+        ("flip_a_byte", r"loci_codes\.npy: damaged model file \(its content changed"),
+    ],
+)
+def test_damaged_model_folder_names_the_file(model_copy, damage, match):
+    if damage == "truncate_weights":
+        _truncate(model_copy / "weights.pt")
+    elif damage == "truncate_json":
+        _truncate(model_copy / "model.json")
+    elif damage == "remove_loci":
+        (model_copy / "loci.csv.gz").unlink()
+    else:
+        f = model_copy / "loci_codes.npy"
+        data = bytearray(f.read_bytes())
+        data[-1] ^= 1
+        f.write_bytes(bytes(data))
+    with pytest.raises((ValueError, FileNotFoundError), match=match) as exc:
+        dc.DeepCAGE.load(model_copy)
+    assert _raised_by_deepcage(exc)
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        ("truncate_weights", r"weights\.pt: damaged model file \(the weights cannot be read"),
+        ("truncate_json", r"model\.json: damaged model file \(not valid JSON"),
+        ("remove_loci", r"loci\.csv\.gz: missing, but loci_codes\.npy needs it"),
+    ],
+)
+def test_damaged_model_folder_without_manifest(model_copy, damage, match):
+    """A folder saved before manifests existed (or copied without it) still gets a clear error."""
+    (model_copy / "manifest.json").unlink()
+    if damage == "truncate_weights":
+        _truncate(model_copy / "weights.pt")
+    elif damage == "truncate_json":
+        _truncate(model_copy / "model.json")
+    else:
+        (model_copy / "loci.csv.gz").unlink()
+    with pytest.raises((ValueError, FileNotFoundError), match=match) as exc:
+        dc.DeepCAGE.load(model_copy)
+    assert _raised_by_deepcage(exc)
+
+
+def test_model_path_that_is_not_a_model(tmp_path, model_copy):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(NotADirectoryError, match=r"notes\.txt is a file; a saved model is a folder"):
+        dc.DeepCAGE.load(tmp_path / "notes.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(
+        FileNotFoundError, match=r"empty is not a saved DeepCAGE model: model\.json is missing"
+    ):
+        dc.DeepCAGE.load(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match=r"nothere: model folder not found"):
+        dc.DeepCAGE.load(tmp_path / "nothere")
+
+
+def test_saved_model_folder_is_readable_by_others(trained, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = trained["model"].save(tmp_path / "shared_model")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    assert mode == 0o755, oct(mode)  # was 0o700 (tempfile.mkdtemp): unreadable by colleagues
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o644 for f in path.iterdir())
+    assert dc.DeepCAGE.load(path).tfs == trained["model"].tfs
+
+
+# ------------------------------------------------------------------------------------------------ variants
+_VCF = [
+    "##fileformat=VCFv4.2",
+    "##contig=<ID=chr1>",
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+]
+
+
+@pytest.mark.parametrize("compression", ["plain", "gzip", "bgzip"])
+def test_vcf_plain_gzip_or_bgzip_give_the_same_effects(trained, tmp_path, compression):
+    genome = dc.Genome(trained["fasta"], name="synthetic")
+    pos = 3000
+    ref = genome.fetch("chr1", pos - 1, pos)
+    alt = "A" if ref != "A" else "C"
+    lines = [*_VCF, f"chr1\t{pos}\tv1\t{ref}\t{alt}\t.\t.\t."]
+    table = pd.DataFrame({"chrom": ["chr1"], "pos": [pos], "ref": [ref], "alt": [alt], "id": ["v1"]})
+    expected = dc.tl.variant_effect(trained["model"], table, genome=genome)
+    if compression == "bgzip":
+        from Bio import bgzf
+
+        path = tmp_path / "v.vcf.gz"
+        with bgzf.BgzfWriter(str(path), "wb") as fh:
+            fh.write("\n".join(lines) + "\n")
+    else:
+        path = _write(
+            tmp_path / ("v.vcf.gz" if compression == "gzip" else "v.vcf"), lines, gz=compression == "gzip"
+        )
+    got = dc.tl.variant_effect(
+        trained["model"], path, genome=genome
+    )  # plain gzip: once pysam's "seek not implemented"
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_a_table_given_as_vcf_names_the_file(trained, tmp_path):
+    f = _write(tmp_path / "variants.vcf", ["chrom\tpos\tref\talt", "chr1\t3000\tA\tG"])
+    with pytest.raises(ValueError, match=r"variants\.vcf: not a readable VCF/BCF file.*DataFrame") as exc:
+        dc.tl.variant_effect(trained["model"], f, genome=dc.Genome(trained["fasta"]))
+    assert _raised_by_deepcage(exc)
 
 
 def test_prediction_for_loci_given_as_a_dataframe(trained):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["is_gzip"]
+__all__ = ["is_bgzf", "is_gzip"]
 
 
 def is_gzip(path) -> bool:
@@ -21,3 +21,10 @@ def is_gzip(path) -> bool:
             f"{path}: has a .gz suffix but is not gzip-compressed. Rename it without '.gz' or compress it."
         )
     return gz
+
+
+def is_bgzf(path) -> bool:
+    """Whether ``path`` is BGZF (bgzip) compressed: gzip with the ``BC`` extra field, which allows random access."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    return len(head) >= 14 and head[:2] == b"\x1f\x8b" and head[3] & 4 != 0 and head[12:14] == b"BC"

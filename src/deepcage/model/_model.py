@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pickle
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ MAX_STORED_LOCI_BYTES = 512 * 2**20
 _FORMAT_VERSION = 1
 _WEIGHTS = "weights.pt"
 _META = "model.json"
+_LOCI = "loci.csv.gz"
+_MANIFEST = "manifest.json"  # written last at save: every file's size and SHA-256
 
 
 def _jsonable(obj: Any) -> Any:
@@ -206,7 +210,9 @@ class DeepCAGE:
         """Write the model to a directory (weights, TFs, reference, genome, loci, history, version).
 
         The files are written to a temporary directory next to ``path`` which is then renamed, so an interrupted
-        save never leaves a half-written model.
+        save never leaves a half-written model. A manifest (``manifest.json``: size and SHA-256 of every file) is
+        written last; :meth:`load` checks it and names any file that is missing or damaged. The folder gets the
+        usual permissions of new files (the umask), so colleagues can read a model saved on a shared disk.
 
         Parameters
         ----------
@@ -227,35 +233,14 @@ class DeepCAGE:
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+        if path.exists() and not path.is_dir():
+            raise FileExistsError(f"{path} is a file, not a saved model folder; choose another name.")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp.mkdir()  # unlike tempfile.mkdtemp (mode 0700), a plain mkdir follows the umask
         try:
-            state = {k: v.detach().cpu() for k, v in self.network.state_dict().items()}
-            torch.save({"config": self.network.config, "state_dict": state}, tmp / _WEIGHTS)
-            meta = {
-                "format_version": _FORMAT_VERSION,
-                "deepcage_version": self.version,
-                "task": self.task,
-                "tfs": self.tfs,
-                "genome": self.genome,
-                "motif_db": self.motif_db,
-                "params": self.params,
-                "n_parameters": self.network.n_parameters(),
-                "tf_reference": self.tf_reference,
-            }
-            (tmp / _META).write_text(json.dumps(_jsonable(meta), indent=1))
-            if self.loci is not None:
-                self.loci.to_csv(tmp / "loci.csv.gz", index_label="locus")
-            if self.loci_codes is not None:
-                np.save(tmp / "loci_codes.npy", np.asarray(self.loci_codes, dtype=np.uint8))
-            if self.loci_motif is not None:
-                np.save(tmp / "loci_motif.npy", np.asarray(self.loci_motif, dtype=np.float32))
-            if self.motifs:
-                rows = [{"name": m.name, "tf": m.tf, "pwm": np.asarray(m.pwm).tolist()} for m in self.motifs]
-                (tmp / "motifs.json").write_text(json.dumps(_jsonable(rows)))
-            self.history_.to_csv(tmp / "history.csv", index_label="epoch")
-            if self.sample_expr is not None:
-                self.sample_expr.to_csv(tmp / "sample_expr.csv", index_label="sample")
+            self._write_files(tmp)
+            _write_manifest(tmp)
             if path.exists():
                 old = path.with_name(f".{path.name}.old-{os.getpid()}")
                 path.rename(old)
@@ -268,9 +253,40 @@ class DeepCAGE:
             raise
         return path
 
+    def _write_files(self, folder: Path) -> None:
+        state = {k: v.detach().cpu() for k, v in self.network.state_dict().items()}
+        torch.save({"config": self.network.config, "state_dict": state}, folder / _WEIGHTS)
+        meta = {
+            "format_version": _FORMAT_VERSION,
+            "deepcage_version": self.version,
+            "task": self.task,
+            "tfs": self.tfs,
+            "genome": self.genome,
+            "motif_db": self.motif_db,
+            "params": self.params,
+            "n_parameters": self.network.n_parameters(),
+            "tf_reference": self.tf_reference,
+        }
+        (folder / _META).write_text(json.dumps(_jsonable(meta), indent=1))
+        if self.loci is not None:
+            self.loci.to_csv(folder / _LOCI, index_label="locus")
+        if self.loci_codes is not None:
+            np.save(folder / "loci_codes.npy", np.asarray(self.loci_codes, dtype=np.uint8))
+        if self.loci_motif is not None:
+            np.save(folder / "loci_motif.npy", np.asarray(self.loci_motif, dtype=np.float32))
+        if self.motifs:
+            rows = [{"name": m.name, "tf": m.tf, "pwm": np.asarray(m.pwm).tolist()} for m in self.motifs]
+            (folder / "motifs.json").write_text(json.dumps(_jsonable(rows)))
+        self.history_.to_csv(folder / "history.csv", index_label="epoch")
+        if self.sample_expr is not None:
+            self.sample_expr.to_csv(folder / "sample_expr.csv", index_label="sample")
+
     @classmethod
     def load(cls, path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> DeepCAGE:
         """Load a model written by :meth:`save`; needs no training data.
+
+        The folder is checked against its manifest first: a missing or damaged file (e.g. a truncated copy) is
+        named in the error instead of failing deep inside torch or pandas.
 
         Parameters
         ----------
@@ -284,46 +300,39 @@ class DeepCAGE:
         The :class:`DeepCAGE` model (network in eval mode).
         """
         path = Path(path)
-        if not (path / _META).is_file() or not (path / _WEIGHTS).is_file():
-            raise FileNotFoundError(f"{path} is not a saved DeepCAGE model (no {_META} / {_WEIGHTS}).")
-        meta = json.loads((path / _META).read_text())
+        _check_folder(path)
+        meta = _read_json(path / _META)
+        if not isinstance(meta, dict) or "tfs" not in meta:
+            raise ValueError(f"{path / _META}: not a deepcage model description (no 'tfs').")
         if meta.get("format_version", 0) > _FORMAT_VERSION:
             raise ValueError(
                 f"{path} was saved by a newer deepcage ({meta.get('deepcage_version')}); upgrade to load it."
             )
-        blob = torch.load(path / _WEIGHTS, map_location=map_location, weights_only=True)
-        net = DeepCAGENet(**blob["config"])
-        net.load_state_dict(blob["state_dict"])
-        net.to(map_location)
-        net.eval()
+        net = _load_network(path / _WEIGHTS, map_location)
         ref = meta.get("tf_reference")
         if ref is not None and "quantiles" in ref:
             ref = dict(ref, quantiles=np.asarray(ref["quantiles"], dtype=np.float64))
         loci = None
-        if (path / "loci.csv.gz").is_file():
-            loci = pd.read_csv(path / "loci.csv.gz", index_col="locus", dtype={"chrom": str})
-            loci.index = loci.index.astype(str)
-            loci.index.name = None
-        codes = np.load(path / "loci_codes.npy") if (path / "loci_codes.npy").is_file() else None
-        motif = None
-        if (path / "loci_motif.npy").is_file():
-            motif = pd.DataFrame(np.load(path / "loci_motif.npy"), index=loci.index, columns=meta["tfs"])
+        if (path / _LOCI).is_file():
+            loci = _read_table(path / _LOCI, "locus", dtype={"chrom": str})
+        codes = _read_npy(path / "loci_codes.npy", loci)
+        motif = _read_npy(path / "loci_motif.npy", loci)
+        if motif is not None:
+            motif = pd.DataFrame(motif, index=loci.index, columns=meta["tfs"])
         motifs = None
         if (path / "motifs.json").is_file():
             from ..io._motifs import Motif
 
             motifs = [
                 Motif(name=r["name"], pwm=np.asarray(r["pwm"]), tf=r["tf"])
-                for r in json.loads((path / "motifs.json").read_text())
+                for r in _read_json(path / "motifs.json")
             ]
-        history = (
-            pd.read_csv(path / "history.csv", index_col="epoch") if (path / "history.csv").is_file() else None
-        )
+        history = None
+        if (path / "history.csv").is_file():
+            history = _read_table(path / "history.csv", "epoch", names=False)
         sample_expr = None
         if (path / "sample_expr.csv").is_file():
-            sample_expr = pd.read_csv(path / "sample_expr.csv", index_col="sample")
-            sample_expr.index = sample_expr.index.astype(str)
-            sample_expr.index.name = None
+            sample_expr = _read_table(path / "sample_expr.csv", "sample")
         return cls(
             net,
             sample_expr=sample_expr,
@@ -339,3 +348,105 @@ class DeepCAGE:
             history=history,
             version=meta.get("deepcage_version"),
         )
+
+
+# ---------------------------------------------------------------------- the model folder: manifest and readers
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_manifest(folder: Path) -> None:
+    files = {
+        p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != _MANIFEST
+    }
+    (folder / _MANIFEST).write_text(json.dumps({"format_version": _FORMAT_VERSION, "files": files}, indent=1))
+
+
+def _damaged(path: Path, why: str) -> ValueError:
+    return ValueError(
+        f"{path}: damaged model file ({why}). Copy the model folder again, or re-save the model."
+    )
+
+
+def _check_folder(path: Path) -> None:
+    """Raise naming the first missing or damaged file of a saved model folder."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: model folder not found.")
+    if not path.is_dir():
+        raise NotADirectoryError(
+            f"{path} is a file; a saved model is a folder (written by DeepCAGE.save or 'deepcage fit')."
+        )
+    manifest = path / _MANIFEST
+    if not manifest.is_file():  # saved by deepcage < 0.2, or assembled by hand: check what is there
+        for name in (_META, _WEIGHTS):
+            if not (path / name).is_file():
+                raise FileNotFoundError(
+                    f"{path} is not a saved DeepCAGE model: {name} is missing (a model folder holds {_META}, "
+                    f"{_WEIGHTS}, ... as written by DeepCAGE.save)."
+                )
+        return
+    listed = _read_json(manifest).get("files", {})
+    for name, rec in listed.items():
+        f = path / name
+        if not f.is_file():
+            raise FileNotFoundError(
+                f"{f}: missing from the model folder (listed in its manifest). Copy the whole folder again."
+            )
+        size = f.stat().st_size
+        if size != rec["bytes"]:
+            raise _damaged(f, f"{size:,} bytes instead of {rec['bytes']:,}: a truncated or partial copy?")
+        if _sha256(f) != rec["sha256"]:
+            raise _damaged(f, "its content changed since the model was saved")
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise _damaged(path, f"not valid JSON: {err}") from None
+
+
+def _load_network(path: Path, map_location) -> DeepCAGENet:
+    try:
+        blob = torch.load(path, map_location=map_location, weights_only=True)
+        net = DeepCAGENet(**blob["config"])
+        net.load_state_dict(blob["state_dict"])
+    except (OSError, RuntimeError, EOFError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as err:
+        raise _damaged(path, f"the weights cannot be read: {type(err).__name__}: {err}") from None
+    net.to(map_location)
+    net.eval()
+    return net
+
+
+def _read_table(path: Path, index: str, *, names: bool = True, **kwargs) -> pd.DataFrame:
+    """A CSV of the model folder; ``names``: its index holds names (str, unnamed), else it is kept as read."""
+    try:
+        df = pd.read_csv(path, index_col=index, **kwargs)
+    except (ValueError, OSError, EOFError, pd.errors.ParserError) as err:
+        raise _damaged(path, f"{type(err).__name__}: {err}") from None
+    if names:
+        df.index = df.index.astype(str)
+        df.index.name = None
+    return df
+
+
+def _read_npy(path: Path, loci: pd.DataFrame | None) -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    if loci is None:
+        raise FileNotFoundError(
+            f"{path.parent / _LOCI}: missing, but {path.name} needs it (the loci's names)."
+        )
+    try:
+        arr = np.load(path)
+    except (ValueError, OSError, EOFError) as err:
+        raise _damaged(path, f"{type(err).__name__}: {err}") from None
+    if len(arr) != len(loci):
+        raise _damaged(path, f"{len(arr)} rows for the {len(loci)} loci of {_LOCI}")
+    return arr

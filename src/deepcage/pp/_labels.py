@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._intervals import known_chrom_sizes, warn_past_contig_end
 from .._utils import deepcage_uns, get_modality, loci_of, locus_names, resolve_genome
 from ._bins import _as_intervals, _canonical_keys, _covered_bp, _merge_by_contig
 
@@ -122,6 +123,7 @@ def binarize_peaks(
     need = min_overlap * (bend - bstart) - 1e-9
     contig_rows = {key: np.flatnonzero(bin_keys == key) for key in pd.unique(bin_keys)}
 
+    sizes = known_chrom_sizes(genome, bins)
     samples = [str(s) for s in peaks]
     if len(set(samples)) != len(samples):
         raise ValueError(f"Duplicated sample names in peaks: {samples}.")
@@ -142,6 +144,7 @@ def binarize_peaks(
         for src in srcs:
             what = f"peaks of {sample!r} ({_describe(src)})"
             table = _as_intervals(src, what=what)
+            warn_past_contig_end(table, sizes, what)
             peak_contigs.update(pd.unique(table["chrom"]))
             runs = _merge_by_contig(table)
             matched = [key for key in runs if key in contig_rows]

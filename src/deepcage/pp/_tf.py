@@ -37,6 +37,7 @@ def _check_values(df: pd.DataFrame, what: str) -> pd.DataFrame:
         raise ValueError(f"{what}: expression values must be numeric ({err}).") from None
     for bad, label, hint in (
         (np.isnan(values), "NaN", "Fill or drop those genes before calling deepcage"),
+        (np.isinf(values), "infinite", "Fix the table (an overflow, or 'Inf' written by a ratio or log)"),
         (values < 0, "negative", "Expression must be raw counts, TPM or CPM (not log-ratios or z-scores)"),
     ):
         if bad.any():

@@ -11,6 +11,8 @@ import pandas as pd
 from anndata import AnnData
 from tqdm.auto import tqdm
 
+from .._genome import canonical_chrom
+from .._intervals import check_loci
 from .._utils import UNS_KEY, deepcage_uns, fasta_list, get_modality, loci_of, locus_names, parse_locus_names
 from ..model._inputs import align_tfs, check_finite, expr_frame, motif_frame
 from ..model._model import DeepCAGE
@@ -32,6 +34,25 @@ def _check_genome_name(model: DeepCAGE, name: str, where: str) -> None:
         )
 
 
+def _check_contig_sizes(model: DeepCAGE, genome) -> None:
+    """Raise when the FASTA's contigs differ in length from the model's training genome (another assembly)."""
+    want = (model.genome or {}).get("chrom_sizes") or {}
+    have = {canonical_chrom(c): n for c, n in genome.chrom_sizes.items()}
+    diff = [
+        (c, int(n), have[canonical_chrom(c)])
+        for c, n in want.items()
+        if canonical_chrom(c) in have and have[canonical_chrom(c)] != int(n)
+    ]
+    if diff:
+        c, n, got = diff[0]
+        files = ", ".join(str(p) for p in genome.paths)
+        raise ValueError(
+            f"{files}: contig {c!r} is {got:,} bp but {n:,} bp in the genome the model was trained on "
+            f"({_genome_name(model.genome) or 'unnamed'}; {len(diff)} contig(s) differ). This FASTA is another "
+            "assembly: use the model's genome, or lift the loci over (dc.pp.liftover)."
+        )
+
+
 def _model_genome(model: DeepCAGE, genome, adata: AnnData | None):
     """The Genome to read new loci from: ``genome``, the data's recorded genome, or the model's FASTA."""
     from .._genome import Genome
@@ -39,6 +60,7 @@ def _model_genome(model: DeepCAGE, genome, adata: AnnData | None):
     if genome is not None:
         g = genome if isinstance(genome, Genome) else Genome(genome, name=_genome_name(model.genome) or None)
         _check_genome_name(model, g.name or "", "genome=")
+        _check_contig_sizes(model, g)
         return g
     candidates = []
     if adata is not None:
@@ -50,7 +72,9 @@ def _model_genome(model: DeepCAGE, genome, adata: AnnData | None):
     for rec in candidates:
         paths = [Path(p) for p in fasta_list(rec)]
         if all(p.exists() for p in paths):
-            return Genome(paths, name=_genome_name(rec) or None)
+            g = Genome(paths, name=_genome_name(rec) or None)
+            _check_contig_sizes(model, g)
+            return g
     raise ValueError(
         "These loci are not stored with the model, so their sequences must be read from the genome, but no FASTA "
         f"was found (model genome: {model.genome.get('name')!r}, files {model.genome.get('fasta')}). "
@@ -186,6 +210,13 @@ def _resolve_samples(
             "the expression",
         )
         sample_names = e.index
+    dup = pd.Index(sample_names)[pd.Index(sample_names).duplicated()]
+    if len(dup):
+        raise ValueError(
+            f"{len(dup)} duplicated sample name(s) in {'the expression' if expr is not None else 'adata.obs_names'}, "
+            f"e.g. {list(dict.fromkeys(map(str, dup)))[:5]}: each sample needs its own name (predictions are "
+            "returned by sample name)."
+        )
     expr_values = e.to_numpy(dtype=np.float32)
     check_finite(expr_values, "The TF expression", list(sample_names), model.tfs)
     return sample_names, expr_values
@@ -215,6 +246,11 @@ def _resolve_loci(
         table = model.loci[["chrom", "start", "end"]].copy()
         motif, loci_ad = None, None
     source = _Loci(model, table, motif, genome, loci_ad if loci_ad is not None else ad)
+    if source.stored is None:
+        sizes = (model.genome or {}).get("chrom_sizes") or (
+            genome.chrom_sizes if genome is not None else None
+        )
+        check_loci(table, chrom_sizes=sizes, what="loci=" if loci is not None else "the loci of adata")
     return table, motif, source
 
 
@@ -278,14 +314,52 @@ def _stream_to_h5ad(
     return out
 
 
+def _is_bigwig_name(out: Path) -> bool:
+    return out.suffix.lower() in (".bw", ".bigwig")
+
+
+def _check_out(out: Path, n_samples: int, chrom_sizes) -> None:
+    """Refuse an output that cannot be written before any prediction is made."""
+    if out.suffix == ".h5ad" or _is_bigwig_name(out):
+        if out.is_dir():
+            raise IsADirectoryError(f"out={str(out)!r} is an existing folder; give a file name.")
+        if not out.parent.is_dir():
+            raise FileNotFoundError(
+                f"out={str(out)!r}: the folder {str(out.parent)!r} does not exist. Create it first."
+            )
+        if not os.access(out.parent, os.W_OK):
+            raise PermissionError(f"out={str(out)!r}: the folder {str(out.parent)!r} is not writable.")
+    if out.suffix == ".h5ad":
+        return
+    if _is_bigwig_name(out) and n_samples > 1:
+        raise ValueError(
+            f"out={str(out)!r} names one bigWig file, but there are {n_samples} samples. Give a folder "
+            f"(e.g. {str(out.with_suffix(''))!r}) to get one .bw per sample, or '.h5ad' for one file."
+        )
+    if not _is_bigwig_name(out) and out.exists() and not out.is_dir():
+        raise FileExistsError(
+            f"out={str(out)!r} is an existing file; bigWig tracks go into a folder (or end the name in .h5ad)."
+        )
+    if not chrom_sizes:
+        raise ValueError(
+            "bigWig output needs the contig sizes, which the model does not record: pass genome= (the FASTA)."
+        )
+
+
 def _bigwig_targets(out: Path, names: list[str]) -> list[Path]:
     """One ``.bw`` path per sample: ``out`` itself for one sample and a ``.bw`` name, else files in ``out/``."""
-    if len(names) == 1 and out.suffix.lower() in (".bw", ".bigwig"):
+    if len(names) == 1 and _is_bigwig_name(out):
         return [out]
     out.mkdir(parents=True, exist_ok=True)
     from ..io._signal import _safe_name
 
     return [out / f"{_safe_name(s)}.bw" for s in names]
+
+
+def _bigwig_sizes(model: DeepCAGE, genome) -> dict | None:
+    if genome is not None:
+        return genome.chrom_sizes
+    return model.genome.get("chrom_sizes") or None
 
 
 def _stream_to_bigwigs(
@@ -294,9 +368,7 @@ def _stream_to_bigwigs(
     """Stream predictions into a memmap, then write one bigWig per sample."""
     from ..io import write_bigwig
 
-    sizes = model.genome.get("chrom_sizes") or None
-    if genome is not None:
-        sizes = genome.chrom_sizes
+    sizes = _bigwig_sizes(model, genome)
     n_samples, n_loci = len(sample_names), len(table)
     with tempfile.TemporaryDirectory(prefix="deepcage-predict-") as tmp:
         mm = np.memmap(Path(tmp) / "pred.f32", dtype=np.float32, mode="w+", shape=(n_samples, n_loci))
@@ -442,6 +514,7 @@ def predict(
 
     if out is not None:
         out = Path(out)
+        _check_out(out, len(sample_names), _bigwig_sizes(model, genome))
         if out.suffix == ".h5ad":
             return _stream_to_h5ad(
                 out,

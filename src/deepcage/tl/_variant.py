@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._files import is_bgzf, is_gzip
 from .._genome import encode_bases
 from ..model._inputs import align_tfs, check_finite
 from ..model._model import DeepCAGE
@@ -18,19 +23,40 @@ __all__ = ["variant_effect"]
 _ACGT = set("ACGT")
 
 
+@contextlib.contextmanager
+def _readable_vcf(path: Path):
+    """``path``, or a plain copy of it when it is compressed with plain gzip (htslib reads only bgzip)."""
+    if is_gzip(path) and not is_bgzf(path):
+        with tempfile.TemporaryDirectory(prefix="deepcage-vcf-") as tmp:
+            plain = Path(tmp) / "variants.vcf"
+            try:
+                with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except (OSError, EOFError) as err:
+                raise ValueError(f"{path}: truncated or corrupt gzip file ({err}).") from None
+            yield plain
+    else:
+        yield path
+
+
 def _read_variants(variants) -> pd.DataFrame:
     """DataFrame with ``variant``, ``chrom``, ``pos`` (1-based), ``ref``, ``alt`` from a VCF path or a DataFrame."""
     if isinstance(variants, str | os.PathLike):
         import pysam
 
         path = Path(variants)
-        if not path.exists():
-            raise FileNotFoundError(f"VCF file not found: {path}")
         rows = []
-        with pysam.VariantFile(str(path)) as vcf:
-            for rec in vcf.fetch():
-                for alt in rec.alts or ():
-                    rows.append((rec.id, rec.chrom, rec.pos, rec.ref, alt))
+        with _readable_vcf(path) as readable:
+            try:
+                with pysam.VariantFile(str(readable)) as vcf:
+                    for rec in vcf:  # sequential: no index needed
+                        for alt in rec.alts or ():
+                            rows.append((rec.id, rec.chrom, rec.pos, rec.ref, alt))
+            except (ValueError, OSError) as err:
+                raise ValueError(
+                    f"{path}: not a readable VCF/BCF file ({err}). It needs the '##fileformat=VCF' and '#CHROM' "
+                    "header lines; or pass a DataFrame with chrom, pos, ref, alt."
+                ) from None
         df = pd.DataFrame(rows, columns=["id", "chrom", "pos", "ref", "alt"])
         source = str(path)
     elif isinstance(variants, pd.DataFrame):
