@@ -16,6 +16,7 @@ when a function needs them.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
@@ -57,14 +58,16 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
-        module = importlib.import_module(f".{name}", __name__)
-    elif name in _NAMES:
-        module = getattr(importlib.import_module(_NAMES[name], __name__), name)
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name], __name__), name)
+    elif name in _SUBMODULES or (
+        not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}") is not None
+    ):
+        value = importlib.import_module(f".{name}", __name__)  # also private ones, as after an eager import
     else:
         raise AttributeError(f"module 'deepcage' has no attribute {name!r}")
-    globals()[name] = module  # later look-ups skip __getattr__
-    return module
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
 
 
 def __dir__() -> list[str]:

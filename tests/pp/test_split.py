@@ -145,3 +145,21 @@ def test_split_loci_errors(hand_made):
     hand_made.obs["split"] = "held"
     with pytest.raises(ValueError, match="'train' or 'test'"):
         dc.pp.split_loci(hand_made)
+
+
+def test_split_loci_test_regions():
+    adata = dc.datasets.synthetic(n_samples=6, n_loci=120, n_tfs=3, seed=1)
+    var = adata.var
+    a, b = var.iloc[10], var.iloc[11]
+    assert a["chrom"] == b["chrom"]
+    region = f"{a['chrom']}:{int(a['end']) - 1}-{int(b['start']) + 1}"  # 1 bp of each of the two loci
+    dc.pp.split_loci(adata, test_regions=[region], val_frac=0.2, seed=0)
+    split = adata.var["split"].astype(str)
+    assert list(split.index[split == "test"]) == list(var.index[10:12])
+    assert int((split == "val").sum()) == round(0.2 * (len(split) - 2))  # the validation draw excludes them
+    assert adata.uns["deepcage"]["split"]["params"]["test_regions"] == [region]
+    bed = pd.DataFrame({"chrom": [a["chrom"]], "start": [int(a["start"])], "end": [int(a["end"])]})
+    dc.pp.split_loci(adata, test_regions=bed, val_frac=0.0)
+    assert list(adata.var.index[adata.var["split"] == "test"]) == [var.index[10]]
+    with pytest.raises(ValueError, match="no locus overlaps"):
+        dc.pp.split_loci(adata, test_regions=["chrZ:0-100"])

@@ -11,8 +11,8 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._genome import canonical_chrom
-from .._utils import deepcage_uns, get_modality, loci_of
-from ._bins import _covered_bp, _merge_by_contig
+from .._utils import deepcage_uns, get_modality, loci_of, parse_locus_names
+from ._bins import _as_intervals, _covered_bp, _merge_by_contig
 
 __all__ = ["split_loci", "split_samples"]
 
@@ -155,6 +155,31 @@ def _resolve_split_chroms(given, present: np.ndarray, *, what: str) -> set[str]:
     return set(keys)
 
 
+def _regions_table(regions) -> pd.DataFrame:
+    if isinstance(regions, str) and ":" in regions:
+        regions = [regions]
+    if isinstance(regions, list | tuple) and all(isinstance(r, str) for r in regions):
+        return parse_locus_names(regions).reset_index(drop=True)
+    return _as_intervals(regions, what="test_regions")
+
+
+def _region_names(regions) -> list[str]:
+    return [f"{c}:{a}-{b}" for c, a, b in _regions_table(regions).itertuples(index=False)]
+
+
+def _in_regions(loci: pd.DataFrame, regions) -> np.ndarray:
+    """Loci sharing >= 1 bp with any of ``regions``."""
+    runs = _merge_by_contig(_regions_table(regions))
+    keys = loci["chrom"].map(canonical_chrom).to_numpy()
+    hit = np.zeros(len(loci), dtype=bool)
+    for key, contig_runs in runs.items():
+        rows = np.flatnonzero(keys == key)
+        if len(rows):
+            covered = _covered_bp(contig_runs, loci["start"].to_numpy()[rows], loci["end"].to_numpy()[rows])
+            hit[rows[covered > 0]] = True
+    return hit
+
+
 def split_loci(
     data,
     *,
@@ -163,6 +188,7 @@ def split_loci(
     val_frac: float = 0.1,
     val_chroms: str | Sequence[str] | None = None,
     test_chroms: str | Sequence[str] | None = None,
+    test_regions=None,
     seed: int = 0,
     sample_key: str = "split",
     key_added: str = "split",
@@ -180,7 +206,8 @@ def split_loci(
 
     Without ``obs[sample_key]`` every sample counts as training (no locus is novel; a warning is logged).
 
-    **Locus split**: loci on ``test_chroms`` are ``'test'``, on ``val_chroms`` ``'val'``; when
+    **Locus split**: loci on ``test_chroms`` or overlapping ``test_regions`` are ``'test'``, on ``val_chroms``
+    ``'val'``; when
     ``val_chroms`` is not given, a seeded random ``val_frac`` of the remaining loci is ``'val'``; the rest
     is ``'train'``. Neighbouring 200-bp bins share most of their 1-kb sequence window, so a random
     validation set is optimistic: prefer ``val_chroms`` when there are several contigs.
@@ -197,6 +224,10 @@ def split_loci(
         Fraction of non-test loci drawn at random for validation when ``val_chroms`` is not given.
     val_chroms, test_chroms
         Contigs held out for validation / test (naming ``chr1`` or ``1`` both work).
+    test_regions
+        Genomic regions held out as test loci (a locus sharing >= 1 bp with one is ``'test'``): ``'chr:start-end'``
+        strings, a BED file or a DataFrame with ``chrom``, ``start``, ``end``. For data on a single contig, where
+        no chromosome can be held out.
     seed
         Random seed for the validation draw.
     sample_key
@@ -221,6 +252,7 @@ def split_loci(
     --------
     >>> dc.pp.split_samples(adata, test=["CD4", "CD8"])  # doctest: +SKIP
     >>> dc.pp.split_loci(adata, test_chroms=["chr8"], val_chroms=["chr9"])  # doctest: +SKIP
+    >>> dc.pp.split_loci(adata, test_regions=["chr20:59700000-60100000"], val_frac=0.1)  # doctest: +SKIP
     >>> adata.var["locus_class"].value_counts()  # doctest: +SKIP
     """
     if not 0 <= val_frac < 1:
@@ -284,6 +316,13 @@ def split_loci(
         raise ValueError(f"Contig(s) {sorted(both)} are in both val_chroms and test_chroms.")
     locus_split = np.full(len(loci), "train", dtype=object)
     locus_split[np.isin(keys, list(test_keys))] = "test"
+    if test_regions is not None:
+        in_region = _in_regions(loci, test_regions)
+        if not in_region.any():
+            raise ValueError(
+                "test_regions: no locus overlaps these regions; check their contigs and coordinates."
+            )
+        locus_split[in_region] = "test"
     if val_chroms is not None:
         locus_split[np.isin(keys, list(val_keys))] = "val"
     elif val_frac > 0:
@@ -310,6 +349,7 @@ def split_loci(
             "val_frac": float(val_frac),
             "val_chroms": [] if val_chroms is None else list(np.atleast_1d(val_chroms).astype(str)),
             "test_chroms": [] if test_chroms is None else list(np.atleast_1d(test_chroms).astype(str)),
+            "test_regions": [] if test_regions is None else _region_names(test_regions),
             "seed": int(seed),
             "sample_key": sample_key,
             "key_added": key_added,
