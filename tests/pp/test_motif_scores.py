@@ -4,6 +4,7 @@ from anndata import AnnData
 
 import deepcage as dc
 from deepcage.io import Motif
+from deepcage.pp._motif_scan import _prepared, _scan_torch, scan_tolerance
 from deepcage.pp._motif_scores import scan_max
 
 _COMP = np.array([3, 2, 1, 0, 4])
@@ -18,13 +19,81 @@ def _naive(codes, lo):
     return best
 
 
+def _reference(codes, log_odds):
+    """Plain numpy float64 scan: every window on both strands, N weighs 0."""
+    out = np.empty((len(codes), len(log_odds)))
+    for k, lo in enumerate(log_odds):
+        w = len(lo)
+        table = np.vstack([np.asarray(lo, np.float64).T, np.zeros((1, w))])  # (5, w): row 4 = N
+        best = np.full(len(codes), -np.inf)
+        for seq in (codes, _COMP[codes[:, ::-1]]):
+            windows = np.lib.stride_tricks.sliding_window_view(seq, w, axis=1)  # (n, L-w+1, w)
+            best = np.maximum(best, table[windows, np.arange(w)].sum(axis=2).max(axis=1))
+        out[:, k] = best
+    return out
+
+
+def _random_case(seed, n=30, length=80, widths=(1, 2, 3, 7, 8, 15, 24)):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, (n, length)).astype(np.uint8)
+    codes[rng.random(codes.shape) < 0.1] = 4  # scattered N
+    codes[0] = 4  # an all-N sequence
+    codes[1, :30] = 4  # a window at a contig start (N padding)
+    codes[2, -25:] = 4  # and at a contig end
+    log_odds = [rng.normal(0, 2, size=(w, 4)) for w in widths]
+    return codes, log_odds
+
+
 def test_scan_agrees_with_naive_scan_on_random_sequences():
     rng = np.random.default_rng(1)
     codes = rng.integers(0, 5, (20, 60)).astype(np.uint8)  # includes N
     log_odds = [rng.normal(size=(w, 4)) for w in (3, 8, 15)]
-    fast = scan_max(codes, log_odds, batch_size=7)
+    fast = scan_max(codes, log_odds, batch_size=7, device="cpu")
     naive = np.array([[_naive(c, lo) for lo in log_odds] for c in codes])
-    np.testing.assert_allclose(fast, naive, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(fast, naive, rtol=0, atol=scan_tolerance(log_odds).max())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_scan_within_float32_tolerance_of_numpy_reference(seed):
+    codes, log_odds = _random_case(seed)
+    ref = _reference(codes, log_odds)
+    tol = scan_tolerance(log_odds)
+    assert (tol > 0).all() and (tol < 1e-4).all()
+    got = scan_max(codes, log_odds, batch_size=8, device="cpu")
+    assert got.dtype == np.float32
+    assert (np.abs(got - ref) <= tol[None, :]).all(), np.abs(got - ref).max(axis=0)
+    assert (got[0] == 0).all()  # all N: every window scores 0
+    # a motif as long as the sequence has exactly one window per strand
+    full = [np.random.default_rng(seed).normal(size=(codes.shape[1], 4))]
+    np.testing.assert_allclose(
+        scan_max(codes, full, device="cpu"), _reference(codes, full), rtol=0, atol=scan_tolerance(full)[0]
+    )
+
+
+def test_torch_convolution_scan_equals_cpu_scan():
+    """The GPU path (a torch convolution), run on the CPU: equal to the table scan within float32 tolerance."""
+    codes, log_odds = _random_case(5, n=25)
+    ref = _reference(codes, log_odds)
+    conv = _scan_torch(codes, _prepared(log_odds), "cpu", batch_size=6, progress=False)
+    cpu = scan_max(codes, log_odds, device="cpu")
+    tol_conv = scan_tolerance(log_odds, conv=True)
+    assert (np.abs(conv - ref) <= tol_conv[None, :]).all()
+    assert (np.abs(conv - cpu) <= (tol_conv + scan_tolerance(log_odds))[None, :]).all()
+
+
+def test_scan_rejects_bad_input():
+    codes = np.zeros((2, 10), np.uint8)
+    with pytest.raises(ValueError, match="longer than the sequences"):
+        scan_max(codes, [np.zeros((11, 4))], device="cpu")
+    with pytest.raises(ValueError, match="non-finite"):
+        scan_max(codes, [np.full((3, 4), -np.inf)], device="cpu")
+    with pytest.raises(ValueError, match="thresholds must have one value per motif"):
+        scan_max(codes, [np.zeros((3, 4))], thresholds=[1.0, 2.0], device="cpu")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            scan_max(codes, [np.zeros((3, 4))], device="cuda")
 
 
 @pytest.mark.parametrize("strand", ["+", "-"])
@@ -113,7 +182,7 @@ def test_thresholded_scan_keeps_sites_above_the_cut_and_zeroes_the_rest(tmp_path
     exact = scan_max(codes, [m.log_odds() for m in motifs])
     cuts = np.array([m.threshold for m in motifs])
     floored = scan_max(codes, [m.log_odds() for m in motifs], thresholds=cuts)
-    np.testing.assert_allclose(floored, np.maximum(exact, cuts[None, :]), rtol=1e-6)
+    np.testing.assert_array_equal(floored, np.maximum(exact, cuts[None, :].astype(np.float32)))
 
     seq = "".join("ACGT"[b] for b in codes.ravel())
     (tmp_path / "g.fa").write_text(">chr1\n" + seq + "\n")

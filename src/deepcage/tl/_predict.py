@@ -147,17 +147,23 @@ class _Loci:
 
 
 def score_motifs(model: DeepCAGE, codes: np.ndarray) -> np.ndarray:
-    """Motif scores (loci x model.tfs) of sequences with the model's motifs (max over each TF's motifs)."""
-    from ..pp._motif_scores import scan_max
+    """Motif scores (loci x model.tfs) of sequences with the model's motifs (max over each TF's motifs), scanned
+    on the network's GPU when it is on one (else on any visible GPU, else the CPU)."""
+    from ..pp._motif_scan import tf_scores
 
     motifs = model.motifs or []
     tf_of = [m.tf or m.name for m in motifs]
     missing = [t for t in model.tfs if t not in set(tf_of)]
     if missing:
         raise ValueError(f"model.motifs has no motif for {len(missing)} of the model's TFs: {missing[:20]}.")
-    per_motif = scan_max(codes, [m.log_odds() for m in motifs])
-    frame = pd.DataFrame(per_motif, columns=tf_of)
-    return frame.T.groupby(level=0, sort=False).max().T.reindex(columns=model.tfs).to_numpy(np.float32)
+    device = next(model.network.parameters()).device
+    return tf_scores(
+        codes,
+        [m.log_odds() for m in motifs],
+        tf_of,
+        model.tfs,
+        device=device if device.type == "cuda" else "auto",
+    )
 
 
 def _loci_table(loci) -> tuple[pd.DataFrame, AnnData | None]:
