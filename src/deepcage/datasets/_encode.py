@@ -35,14 +35,10 @@ GENOME_URLS = {
 }
 
 
-def _cache(cache_dir) -> Path:
-    import pooch
+def _cache(folder) -> Path:
+    from ._registry import cache_dir
 
-    return (
-        Path(cache_dir)
-        if cache_dir is not None
-        else Path(os.environ.get("DEEPCAGE_CACHE", pooch.os_cache("deepcage")))
-    )
+    return Path(folder) if folder is not None else cache_dir()
 
 
 def fetch_genome(name: str, *, cache_dir: str | os.PathLike | None = None):
@@ -88,7 +84,8 @@ def encode_tf_tpm(path: str | os.PathLike | None = None) -> AnnData:
     Parameters
     ----------
     path
-        ``encode_tf_tpm.tsv``; default: ``expression/encode_tf_tpm.tsv`` in the example data folder.
+        ``encode_tf_tpm.tsv``; default: ``expression/encode_tf_tpm.tsv`` of the example data (the local copy, else
+        downloaded from kimmo1019/DeepCAGE, see :func:`deepcage.datasets.fetch`).
 
     Returns
     -------
@@ -100,9 +97,9 @@ def encode_tf_tpm(path: str | os.PathLike | None = None) -> AnnData:
     >>> tpm.shape  # doctest: +SKIP
     (55, 678)
     """
-    from ._heme import shared_data_dir
+    from ._registry import fetch
 
-    path = Path(path) if path is not None else shared_data_dir() / "expression" / "encode_tf_tpm.tsv"
+    path = Path(path) if path is not None else fetch("expression/encode_tf_tpm.tsv")
     df = pd.read_csv(path, sep="\t", index_col=0)
     df.index = df.index.astype(str)
     df.columns = [c.split(".")[0] for c in df.columns]  # pandas marks repeated headers as 'AR.1', 'AR.2'

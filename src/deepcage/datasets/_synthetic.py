@@ -13,6 +13,7 @@ from anndata import AnnData
 from .._genome import Genome
 from .._utils import deepcage_uns, locus_names, make_mudata
 from ..io._motifs import Motif
+from ._registry import cache_dir
 
 __all__ = ["synthetic", "synthetic_motifs"]
 
@@ -35,12 +36,6 @@ def _sample_site(rng: np.random.Generator, pwm: np.ndarray) -> np.ndarray:
     if rng.random() < 0.5:  # either strand
         site = (3 - site)[::-1]
     return site
-
-
-def _cache_dir() -> Path:
-    import pooch
-
-    return Path(os.environ.get("DEEPCAGE_CACHE", pooch.os_cache("deepcage")))
 
 
 def _write_fasta(path: Path, contigs: dict[str, np.ndarray]) -> None:
@@ -171,7 +166,7 @@ def synthetic(
     tag = hashlib.sha1(
         repr((_FORMAT_VERSION, n_loci, n_tfs, seq_len, motif_width, site_rate, seed)).encode()
     ).hexdigest()[:10]
-    fasta = Path(path) if path is not None else _cache_dir() / f"synthetic_{tag}.fa"
+    fasta = Path(path) if path is not None else cache_dir() / f"synthetic_{tag}.fa"
     if not fasta.exists():
         _write_fasta(fasta, contigs)
     genome = Genome(fasta, name="synthetic")

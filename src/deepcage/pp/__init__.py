@@ -4,6 +4,7 @@ from .._onehot import one_hot, reverse_complement_codes
 from ._bins import bin_genome, sequenced_regions
 from ._counts import count_reads, normalize_depth
 from ._labels import binarize_peaks
+from ._liftover import liftover
 from ._motif_scores import motif_scores
 from ._pseudobulk import pseudobulk
 from ._split import split_loci, split_samples
@@ -14,6 +15,7 @@ __all__ = [
     "bin_genome",
     "binarize_peaks",
     "count_reads",
+    "liftover",
     "motif_scores",
     "normalize_depth",
     "one_hot",
