@@ -117,7 +117,7 @@ def run_demo(
     k = list(adata.obs_names).index(sample)
     if real:
         center, window = "JAG1", 100_000
-        tss = dc.datasets.shared_data_dir(data) / "annotation" / "refGene_hg19_TSS.bed"
+        tss = dc.datasets.fetch("annotation/refGene_hg19_TSS.bed", path=data)
     else:
         # a held-out locus with a single planted site, of a TF this sample expresses: that TF should lead
         truth = adata.uns["synthetic"]
