@@ -260,10 +260,15 @@ def _build(files, genome_name, rna, cell_types, test, motifs, bin_size, min_samp
     lifted = {}
     if genome_name != "hg19":
         # the peaks are hg19; a peak that lands twice on the same place is one peak, so keep one copy
+        size = genome.chrom_size("chr20")
         for c in cell_types:
-            peaks[c] = pp.liftover(peaks[c], files[_CHAIN], duplicates="first", progress=False)
-            report = peaks[c].attrs["liftover"]
+            table = pp.liftover(peaks[c], files[_CHAIN], duplicates="first", progress=False)
+            report = table.attrs["liftover"]
             lifted[c] = {k: report[k] for k in ("n_input", "n_lifted", "n_dropped", "dropped")}
+            # the example reference holds the first 10 Mb of chr20: peaks beyond it label nothing
+            inside = (table["chrom"] == "chr20").to_numpy() & (table["end"] <= size).to_numpy()
+            lifted[c]["n_beyond_reference"] = int((~inside).sum())
+            peaks[c] = table.loc[inside]
     adata = pp.binarize_peaks(bins, peaks, genome=genome, min_samples=min_samples)
 
     motif_list = _motif_database(files, motifs)
