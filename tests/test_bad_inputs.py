@@ -13,6 +13,7 @@ fix); once fixed they XPASS and fail, so the marker must then be removed.
 from __future__ import annotations
 
 import gzip
+import re
 import warnings
 from pathlib import Path
 
@@ -752,3 +753,508 @@ def test_duplicated_locus_names_are_refused_by_fit():
 def test_fit_with_zero_epochs_is_a_clear_error():
     with pytest.raises(ValueError, match=r"max_epochs=0: train for at least one epoch"):
         dc.tl.fit(_tiny_training_data(), preset="small", max_epochs=0, progress_bar=False)
+
+
+# ------------------------------------------------------------------------------------------------ command line
+def _cli(args: list[str], capsys) -> tuple[int, str]:
+    """Run ``deepcage ARGS`` in-process; every error is one line on stderr, without a traceback."""
+    from deepcage.cli import main
+
+    code = main([str(a) for a in args])
+    err = capsys.readouterr().err
+    if code != 0:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1, err
+        assert "Traceback" not in err
+    return code, err
+
+
+@pytest.fixture
+def rna_tsv(trained, tmp_path):
+    """The RNA of the tiny dataset as a genes x samples TSV (the layout of RSEM/featureCounts tables)."""
+    rna = trained["mdata"]["rna"]
+    table = pd.DataFrame(np.array(rna.X, dtype=float), index=rna.obs_names, columns=rna.var_names)
+    path = tmp_path / "rna.tsv"
+    table.T.to_csv(path, sep="\t", index_label="gene")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (
+            lambda d: _write(d / "data.csv", ["sample,TF1", "a,1"]),
+            r"data\.csv is a text file \(it starts with 'sample,TF1'\); expected an AnnData",
+        ),
+        (lambda d: _write(d / "data.h5ad", ["not really hdf5"]), r"data\.h5ad is a text file"),
+        (lambda d: d, r"input .* is a folder; expected a file"),
+        (
+            lambda d: _write(d / "data.h5ad.gz", ["x"], gz=True),
+            r"data\.h5ad\.gz is gzip-compressed: decompress it first",
+        ),
+        (lambda d: _write(d / "empty.h5ad", [], newline_at_end=False), r"empty\.h5ad is empty \(0 bytes\)"),
+        (lambda d: d / "missing.h5ad", r"missing\.h5ad: file not found"),
+    ],
+    ids=["csv", "text_named_h5ad", "folder", "gzipped_h5ad", "empty_file", "missing_file"],
+)
+def test_cli_fit_on_a_file_that_is_not_anndata(tmp_path, capsys, make, match):
+    """Once a 26-line h5py traceback."""
+    data = make(tmp_path)
+    code, err = _cli(["fit", data, tmp_path / "model"], capsys)
+    assert code == 1
+    assert re.search(match, err), err
+    assert not (tmp_path / "model").exists()
+
+
+def test_cli_fit_on_a_damaged_h5ad(trained, tmp_path, capsys):
+    path = tmp_path / "data.h5ad"
+    trained["mdata"]["atac"].write_h5ad(path)
+    _truncate(path)
+    code, err = _cli(["fit", path, tmp_path / "model"], capsys)
+    assert code == 1 and re.search(r"data\.h5ad: not a readable AnnData/MuData file", err), err
+
+
+def test_cli_fit_on_an_h5ad_without_the_deepcage_layout(tmp_path, capsys):
+    import anndata
+
+    path = tmp_path / "counts.h5ad"
+    anndata.AnnData(np.ones((3, 4), dtype=np.float32)).write_h5ad(path)
+    code, err = _cli(["fit", path, tmp_path / "model"], capsys)
+    assert code == 1
+    assert re.search(r"counts\.h5ad has no varm\['motif_scores'\].*deepcage prepare", err), err
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (
+            ["fit", "DATA", "MODEL", "--max-epochs", "0"],
+            r"--max-epochs: expected a positive integer, got '0'",
+        ),  # once a FileNotFoundError on last.ckpt
+        (["fit", "DATA"], r"required: model_dir"),
+        (["fit", "DATA", "MODEL", "--preset", "huge"], r"invalid choice: 'huge'"),
+        (["fit", "DATA", "MODEL", "--pos-weight", "lots"], r"--pos-weight must be a number or 'balanced'"),
+        (["fit", "DATA", "EXISTING"], r"EXISTING.* exists; pass --overwrite"),
+        (["predict", "MODEL", "OUT.h5ad"], r"one of the arguments --data --expr is required"),
+        (["predict", "MODEL", "OUT.h5ad", "--data", "DATA", "--expr", "RNA"], r"not allowed with argument"),
+        (["predict", "MODEL", "OUT.h5ad", "--data", "DATA", "--loci", "L.bed"], r"--loci goes with --expr"),
+        (
+            ["prepare", "out.txt", "--peaks", "p.bed", "--rna", "r", "--genome", "g", "--motifs", "m"],
+            r"out\.txt must end in \.h5ad or \.h5mu",
+        ),
+        (["frobnicate"], r"invalid choice: 'frobnicate'"),
+    ],
+    ids=[
+        "zero_epochs",
+        "missing_argument",
+        "bad_choice",
+        "bad_pos_weight",
+        "existing_output",
+        "no_input",
+        "two_inputs",
+        "loci_without_expr",
+        "bad_suffix",
+        "unknown_command",
+    ],
+)
+def test_cli_usage_errors_exit_2(tmp_path, capsys, args, match):
+    (tmp_path / "EXISTING").mkdir()
+    (tmp_path / "DATA").write_text("x")
+    args = [str(tmp_path / a) if a in ("DATA", "MODEL", "EXISTING", "OUT.h5ad") else a for a in args]
+    code, err = _cli(args, capsys)
+    assert code == 2, err
+    assert re.search(match, err), err
+
+
+def test_cli_debug_shows_the_traceback(tmp_path):
+    from deepcage.cli import main
+
+    with pytest.raises(FileNotFoundError, match="file not found"):
+        main(["fit", str(tmp_path / "missing.h5ad"), str(tmp_path / "m"), "--debug"])
+    with pytest.raises(FileNotFoundError):
+        main(["--debug", "fit", str(tmp_path / "missing.h5ad"), str(tmp_path / "m")])
+
+
+def test_cli_one_bigwig_name_for_several_samples(trained, rna_tsv, tmp_path, capsys):
+    """Once created a *directory* named out.bw."""
+    code, err = _cli(
+        ["predict", trained["path"], tmp_path / "out.bw", "--expr", rna_tsv, "--no-progress"], capsys
+    )
+    assert code == 1 and "names one bigWig file, but there are 4 samples" in err, err
+    assert not (tmp_path / "out.bw").exists()
+
+
+def test_cli_output_in_a_missing_folder_fails_before_predicting(
+    trained, rna_tsv, tmp_path, capsys, monkeypatch
+):
+    """Once ran every prediction, then failed to create the file."""
+    monkeypatch.setattr(
+        dc.DeepCAGE, "load", lambda *a, **k: pytest.fail("loaded the model before checking OUT")
+    )
+    code, err = _cli(
+        ["predict", trained["path"], tmp_path / "nodir" / "sub" / "out.h5ad", "--expr", rna_tsv], capsys
+    )
+    assert code == 1 and re.search(r"the folder .*nodir/sub does not exist; create it first", err), err
+
+
+def test_cli_damaged_model_folder(model_copy, rna_tsv, tmp_path, capsys):
+    _truncate(model_copy / "weights.pt")
+    code, err = _cli(["predict", model_copy, tmp_path / "p.h5ad", "--expr", rna_tsv, "--no-progress"], capsys)
+    assert code == 1 and re.search(r"weights\.pt: damaged model file", err), err
+
+
+def test_cli_predict_reads_expression_like_python(trained, rna_tsv, tmp_path, capsys):
+    """--expr goes through dc.io.read_expression_table: genes x samples by default, same numbers as in Python."""
+    code, _ = _cli(
+        ["predict", trained["path"], tmp_path / "p.h5ad", "--expr", rna_tsv, "--no-progress"], capsys
+    )
+    assert code == 0
+    import anndata
+
+    got = anndata.read_h5ad(tmp_path / "p.h5ad")
+    want = dc.tl.predict(trained["model"], expr=dc.io.read_expression_table(rna_tsv), progress=False)
+    np.testing.assert_allclose(got.layers["deepcage"], want.layers["deepcage"], atol=1e-6)
+    # the same table transposed needs --orient; without it the error says the table looks transposed
+    flipped = tmp_path / "rna_samples_by_genes.tsv"
+    pd.read_csv(rna_tsv, sep="\t", index_col=0).T.to_csv(flipped, sep="\t", index_label="sample")
+    code, err = _cli(["predict", trained["path"], tmp_path / "q.h5ad", "--expr", flipped], capsys)
+    assert code == 1 and "the table is transposed" in err, err
+    code, _ = _cli(
+        [
+            "predict",
+            trained["path"],
+            tmp_path / "q.h5ad",
+            "--expr",
+            flipped,
+            "--orient",
+            "samples_by_genes",
+            "--no-progress",
+        ],
+        capsys,
+    )
+    assert code == 0
+    np.testing.assert_allclose(
+        anndata.read_h5ad(tmp_path / "q.h5ad").layers["deepcage"], got.layers["deepcage"], atol=1e-6
+    )
+
+
+def test_cli_warnings_are_one_line(trained, tmp_path):
+    import subprocess
+    import sys
+
+    rna = trained["mdata"]["rna"]
+    table = pd.DataFrame(np.array(rna.X, dtype=float), index=rna.obs_names, columns=rna.var_names).T
+    table = pd.concat(
+        [table, table.iloc[[5]] * 2]
+    )  # a gene listed twice with different values: summed, warned
+    path = tmp_path / "dup.tsv"
+    table.to_csv(path, sep="\t", index_label="gene")
+    args = [
+        "predict",
+        trained["path"],
+        tmp_path / "p.h5ad",
+        "--expr",
+        path,
+        "--no-progress",
+        "--threads",
+        "1",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "deepcage.cli", *map(str, args)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    warning_lines = [line for line in proc.stderr.splitlines() if "warning" in line.lower()]
+    assert warning_lines, proc.stderr
+    assert all(line.startswith("deepcage predict: warning: ") for line in warning_lines), proc.stderr
+    assert "dup.tsv" in warning_lines[0]
+
+
+# ------------------------------------------------------------------------------------------------ prepare
+@pytest.fixture
+def prepare_inputs(tmp_path):
+    """Tiny real-looking inputs for 'deepcage prepare': a genome, peaks of 3 samples, an RNA table, motifs."""
+    rng = np.random.default_rng(0)
+    seq = "".join(rng.choice(list("ACGT"), 6000))
+    genome = _fasta(tmp_path / "genome.fa", {"chr1": seq})
+    peaks = {
+        "A": ["chr1\t0\t1000", "chr1\t2000\t2600"],
+        "B": ["chr1\t0\t400", "chr1\t3000\t3800"],
+        "C": ["chr1\t600\t1400", "chr1\t4000\t5000"],
+    }
+    files = {
+        s: _write(tmp_path / f"{s}.narrowPeak", [f"{row}\tp\t1\t.\t1\t1\t1\t50" for row in lines])
+        for s, lines in peaks.items()
+    }
+    genes = ["TF1", "TF2", "ACTB", *[f"G{i}" for i in range(20)]]
+    counts = pd.DataFrame(
+        rng.integers(1, 500, (len(genes), 4)), index=genes, columns=["A", "B", "C", "RNAONLY"]
+    )
+    rna = tmp_path / "rna.tsv"
+    counts.to_csv(rna, sep="\t", index_label="gene")
+    motifs = tmp_path / "motifs.meme"
+    motifs.write_text(
+        "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n"
+        "MOTIF m1 TF1\nletter-probability matrix: alength= 4 w= 3\n0.97 0.01 0.01 0.01\n0.01 0.97 0.01 0.01\n0.01 0.01 0.97 0.01\n\n"
+        "MOTIF m2 TF2\nletter-probability matrix: alength= 4 w= 3\n0.01 0.01 0.01 0.97\n0.01 0.01 0.97 0.01\n0.97 0.01 0.01 0.01\n"
+    )
+    return {"dir": tmp_path, "genome": genome, "peaks": files, "rna": rna, "motifs": motifs, "counts": counts}
+
+
+def _prepare(inp, out, *extra):
+    return [
+        "prepare",
+        out,
+        "--rna",
+        inp["rna"],
+        "--genome",
+        inp["genome"],
+        "--motifs",
+        inp["motifs"],
+        "--no-progress",
+        "--val-frac",
+        "0",
+        *extra,
+    ]
+
+
+def test_cli_prepare_from_peak_files_and_a_sample_sheet_agree(prepare_inputs, capsys):
+    import anndata
+
+    inp, d = prepare_inputs, prepare_inputs["dir"]
+    code, err = _cli(_prepare(inp, d / "a.h5ad", "--peaks", *inp["peaks"].values()), capsys)
+    assert code == 0, err
+    # a sample sheet written on Windows (CRLF, BOM), relative paths, a comment line
+    sheet = d / "sheet.csv"
+    sheet.write_bytes(
+        "\ufeffsample,peaks\r\n# replicates would share a sample name\r\nA,A.narrowPeak\r\nB,B.narrowPeak\r\nC,C.narrowPeak\r\n".encode()
+    )
+    code, err = _cli(_prepare(inp, d / "b.h5ad", "--sample-sheet", sheet), capsys)
+    assert code == 0, err
+    a, b = anndata.read_h5ad(d / "a.h5ad"), anndata.read_h5ad(d / "b.h5ad")
+    assert list(a.obs_names) == ["A", "B", "C"] == list(b.obs_names)
+    np.testing.assert_array_equal(a.layers["binary"], b.layers["binary"])
+    assert list(a.varm["motif_scores"].columns) == ["TF1", "TF2"]
+    assert np.isfinite(a.obsm["tf_expr"].to_numpy()).all()
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "match"),
+    [
+        (
+            "sheet_wrong_path",
+            1,
+            r"sheet\.tsv, line 3: peak file .*B_typo\.narrowPeak not found \(relative paths are relative to the sheet\)",
+        ),
+        (
+            "sheet_wrong_columns",
+            1,
+            r"sheet\.tsv needs the columns 'sample' and 'peaks'.*it has \['name', 'file_path'\]",
+        ),
+        ("same_sample_twice", 2, r"both give sample name 'A'.*--sample-sheet"),
+        (
+            "sample_without_rna",
+            1,
+            r"1 sample\(s\) with peaks have no column in the RNA table .*rna\.tsv: \['D'\]",
+        ),
+        ("test_without_peaks", 2, r"--test names sample\(s\) without peak files \['RNAONLY'\]"),
+        ("missing_fasta", 1, r"genome FASTA .*hg38\.fa: file not found"),
+        (
+            "gene_ids",
+            1,
+            r"No TF of the motif database .* is a gene of the RNA table .*ENSG00000000001.*--gene-names",
+        ),
+    ],
+)
+def test_cli_prepare_errors(prepare_inputs, capsys, case, code, match):
+    inp, d = prepare_inputs, prepare_inputs["dir"]
+    peaks = ["--peaks", *inp["peaks"].values()]
+    args = _prepare(inp, d / "out.h5ad", *peaks)
+    if case.startswith("sheet"):
+        header = "sample\tpeaks" if case == "sheet_wrong_path" else "name\tfile_path"
+        _write(d / "sheet.tsv", [header, "A\tA.narrowPeak", "B\tB_typo.narrowPeak"])
+        args = _prepare(inp, d / "out.h5ad", "--sample-sheet", d / "sheet.tsv")
+    elif case == "same_sample_twice":
+        other = d / "other"
+        other.mkdir()
+        args += [_write(other / "A.bed", ["chr1\t0\t100"])]
+    elif case == "sample_without_rna":
+        args += [_write(d / "D.bed", ["chr1\t0\t900"])]
+    elif case == "test_without_peaks":
+        args += ["--test", "RNAONLY"]
+    elif case == "missing_fasta":
+        args[args.index("--genome") + 1] = d / "hg38.fa"
+    elif case == "gene_ids":
+        counts = inp["counts"].copy()
+        counts.index = [f"ENSG{i:011d}" for i in range(1, len(counts) + 1)]
+        counts.to_csv(inp["rna"], sep="\t", index_label="gene_id")
+    got, err = _cli(args, capsys)
+    assert got == code, err
+    assert re.search(match, err), err
+    assert not (d / "out.h5ad").exists()
+
+
+# ------------------------------------------------------------------------------------------------ real users' files
+def test_bed_with_windows_line_endings_and_bom_labels_like_unix(tmp_path):
+    unix = _write(tmp_path / "unix.bed", ["chr20\t0\t300", "chr20\t600\t800"])
+    windows = tmp_path / "windows.bed"
+    windows.write_bytes("\ufeffchr20\t0\t300\r\nchr20\t600\t800\r\n".encode())
+    a = dc.pp.binarize_peaks(_bins(), {"x": unix}, min_samples=0).layers["binary"]
+    b = dc.pp.binarize_peaks(_bins(), {"x": windows}, min_samples=0).layers["binary"]
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("sep", "name"), [(" ", "spaces"), (",", "commas")])
+def test_bed_separated_by_spaces_or_commas_says_so(tmp_path, sep, name):
+    f = _write(tmp_path / "peaks.bed", [sep.join(["chr20", "0", "300"])])
+    with pytest.raises(ValueError, match=rf"peaks\.bed, line 1: .*separated by {name}, not tabs"):
+        dc.pp.binarize_peaks(_bins(), {"a": f})
+
+
+@pytest.mark.parametrize(
+    ("kind", "match"),
+    [
+        ("bz2", "compressed with bzip2"),
+        ("zip", r"a zip archive \(or an Excel \.xlsx workbook\)"),
+        ("xz", "compressed with xz"),
+    ],
+)
+def test_peaks_compressed_other_than_gzip_are_named(tmp_path, kind, match):
+    import bz2
+    import lzma
+    import zipfile
+
+    text = b"chr20\t0\t300\n"
+    f = tmp_path / f"peaks.bed.{kind}"
+    if kind == "bz2":
+        f.write_bytes(bz2.compress(text))
+    elif kind == "xz":
+        f.write_bytes(lzma.compress(text))
+    else:
+        with zipfile.ZipFile(f, "w") as z:
+            z.writestr("peaks.bed", text)
+    with pytest.raises(ValueError, match=rf"peaks\.bed\.{kind}: {match}") as exc:
+        dc.pp.binarize_peaks(_bins(), {"a": f})
+    assert _raised_by_deepcage(exc)
+
+
+def test_peaks_plain_gzip_and_bgzip_label_alike(tmp_path):
+    from Bio import bgzf
+
+    lines = ["chr20\t0\t300", "chr20\t600\t800"]
+    plain = _write(tmp_path / "p.bed", lines)
+    gz = _write(tmp_path / "p.bed.gz", lines, gz=True)
+    bgz = tmp_path / "p.bgz.bed.gz"
+    with bgzf.BgzfWriter(str(bgz), "wb") as fh:
+        fh.write("\n".join(lines) + "\n")
+    labels = [
+        dc.pp.binarize_peaks(_bins(), {"x": f}, min_samples=0).layers["binary"] for f in (plain, gz, bgz)
+    ]
+    np.testing.assert_array_equal(labels[0], labels[1])
+    np.testing.assert_array_equal(labels[0], labels[2])
+
+
+def test_unsorted_peaks_with_mixed_contig_naming_label_like_sorted(tmp_path):
+    tidy = _write(tmp_path / "tidy.bed", ["chr20\t0\t300", "chr20\t600\t800"])
+    messy = _write(tmp_path / "messy.bed", ["20\t600\t800", "chr20\t0\t300"])  # unsorted, 'chr20' and '20'
+    a = dc.pp.binarize_peaks(_bins(), {"x": tidy}, min_samples=0).layers["binary"]
+    b = dc.pp.binarize_peaks(_bins(), {"x": messy}, min_samples=0).layers["binary"]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_blacklist_with_other_contig_naming_still_applies(tmp_path):
+    genome = dc.Genome(_fasta(tmp_path / "g.fa", {"chr1": _random_seq(2000)}))
+    bl = _write(tmp_path / "blacklist.bed", ["1\t0\t400"])  # Ensembl naming against a UCSC FASTA
+    bins = dc.pp.bin_genome(genome, bin_size=200, max_n_frac=None, blacklist=bl)
+    assert bins["start"].min() >= 400
+
+
+def test_fasta_with_windows_line_endings_and_long_headers(tmp_path):
+    seq = _random_seq(1000)
+    f = tmp_path / "win.fa"
+    f.write_bytes(
+        (
+            ">chr1 AC:CM000663.2 Homo sapiens chromosome 1\r\n"
+            + "\r\n".join(seq[i : i + 60] for i in range(0, 1000, 60))
+            + "\r\n"
+        ).encode()
+    )
+    genome = dc.Genome(f)
+    assert genome.chrom_sizes == {"chr1": 1000}
+    assert genome.fetch("chr1", 55, 125) == seq[55:125]
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (">chr1\nACGT\n>chr1\nACGT\n", r"Duplicate key.*A contig name occurs twice"),
+        (">chr1\nACGTACGT\nACG\nACGTACGT\n", r"unequal lengths.*rewrap"),
+        ("", r"starts with a '>' header line"),
+    ],
+    ids=["duplicated_contig", "ragged_lines", "empty"],
+)
+def test_broken_fasta_gets_the_right_hint(tmp_path, content, match):
+    """The pyfaidx reason used to be followed by 'check that it starts with a > header line' whatever it was."""
+    f = tmp_path / "g.fa"
+    f.write_text(content)
+    with pytest.raises(ValueError, match=rf"g\.fa: not a readable FASTA file.*{match}"):
+        dc.Genome(f)
+
+
+def test_expression_from_excel_with_date_genes_warns(tmp_path):
+    f = _write(tmp_path / "expr.tsv", ["gene\tA\tB", "1-Mar\t1\t2", "2-Sep\t3\t4", "GATA1\t5\t6"])
+    with pytest.warns(
+        UserWarning, match=r"expr\.tsv: 2 gene name\(s\) look like dates made by Excel.*'1-Mar'"
+    ):
+        dc.io.read_expression_table(f)
+
+
+def test_expression_with_trailing_tabs_from_a_spreadsheet(tmp_path):
+    f = _write(tmp_path / "expr.tsv", ["gene\tA\tB\t", "GATA1\t1\t2\t", "SPI1\t3\t4\t"])
+    rna = dc.io.read_expression_table(f)
+    assert list(rna.obs_names) == ["A", "B"] and rna.shape == (2, 2)
+
+
+def test_expression_written_by_r_with_quotes_and_no_corner_name(tmp_path):
+    f = _write(tmp_path / "expr.csv", ['"A","B"', '"GATA1",1,2', '"SPI1",3,4'])
+    rna = dc.io.read_expression_table(f)
+    assert list(rna.obs_names) == ["A", "B"] and list(rna.var_names) == ["GATA1", "SPI1"]
+
+
+def test_expression_with_numeric_sample_names_matches_numeric_obs(atac):
+    table = _expr_table()
+    table.index = ["1", "2", "3"]
+    atac.obs_names = ["1", "2", "3"]
+    dc.pp.tf_expression(atac, table, tfs=["TF1", "TF2", "TF3"])
+    assert list(atac.obsm["tf_expr"].index) == ["1", "2", "3"]
+
+
+def test_fpkm_gives_the_same_tf_expression_as_tpm(atac):
+    tpm = _expr_table()
+    tpm = tpm.div(tpm.sum(axis=1), axis=0) * 1e6
+    fpkm = tpm * np.array([[0.5], [3.0], [1.7]])  # FPKM is TPM times a per-sample factor
+    a, b = atac.copy(), atac.copy()
+    dc.pp.tf_expression(a, tpm, tfs=["TF1", "TF2", "TF3"], units="tpm")
+    dc.pp.tf_expression(b, fpkm, tfs=["TF1", "TF2", "TF3"], units="fpkm")  # once refused
+    np.testing.assert_allclose(a.obsm["tf_expr"].to_numpy(), b.obsm["tf_expr"].to_numpy())
+
+
+def test_log_transformed_expression_warns(atac):
+    rng = np.random.default_rng(0)
+    genes = ["TF1", "TF2", "TF3", *[f"G{i}" for i in range(200)]]
+    logged = pd.DataFrame(rng.uniform(0, 14, (3, len(genes))), index=["s1", "s2", "s3"], columns=genes)
+    with pytest.warns(UserWarning, match=r"no gene exceeds 14\.0 in any sample, as in log-transformed data"):
+        dc.pp.tf_expression(atac, logged, tfs=["TF1", "TF2", "TF3"])
+
+
+def test_mouse_symbols_against_human_tfs_are_explained(atac):
+    table = _expr_table().rename(columns={"TF1": "Tf1", "TF2": "Tf2"})
+    with pytest.raises(ValueError, match=r"2 of them differ only in letter case \(e\.g\. 'TF1' vs 'Tf1'\)"):
+        dc.pp.tf_expression(atac, table, tfs=["TF1", "TF2", "TF3"])
+
+
+def test_sample_names_that_need_safe_file_names(trained, tmp_path):
+    rna = trained["mdata"]["rna"][:2].copy()
+    rna.obs_names = ["CD4 T/cells", "B:naive"]
+    paths = dc.tl.predict(trained["model"], expr=rna, out=tmp_path / "tracks", progress=False)
+    assert len(paths) == 2 and all(p.parent == tmp_path / "tracks" and p.exists() for p in paths)
+    assert all("/" not in p.name and " " not in p.name for p in paths)

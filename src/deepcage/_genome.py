@@ -242,6 +242,23 @@ def _open_fasta(path: Path):
             f"{path}: truncated or corrupt compressed FASTA ({err!r}). Re-download or re-compress it with bgzip."
         ) from err
     except (pyfaidx.FastaIndexingError, ValueError, OSError) as err:
-        raise ValueError(
-            f"{path}: not a readable FASTA file ({err}). Check that it starts with a '>' header line."
-        ) from err
+        raise ValueError(f"{path}: not a readable FASTA file ({err}). {_fasta_hint(str(err))}") from err
+
+
+def _fasta_hint(reason: str) -> str:
+    """What to do about a pyfaidx indexing error, by its reason (a wrong hint is worse than none)."""
+    if "Duplicate key" in reason:
+        return "A contig name occurs twice: keep one copy of each contig (e.g. seqkit rmdup -n)."
+    if "Line length" in reason or "line length" in reason:
+        return (
+            "Its sequence lines have unequal lengths, which an index cannot address: rewrap them to one width "
+            "(e.g. seqkit seq -w 60, or samtools faidx after reformatting)."
+        )
+    if "valid sequence" in reason or "start with '>'" in reason:
+        return "Check that it starts with a '>' header line followed by sequence lines."
+    if "ermission" in reason or "Read-only" in reason:
+        return (
+            "Its index (.fai) cannot be written next to it: build it where the FASTA is writable "
+            "(samtools faidx) or copy the FASTA to a writable folder."
+        )
+    return "Check that the file is a (plain or bgzip) FASTA file and that its .fai/.gzi index belongs to it."

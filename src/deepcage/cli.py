@@ -1,58 +1,483 @@
-"""Command line: ``deepcage demo | fit | predict``."""
+"""Command line: ``deepcage demo | prepare | fit | predict``, from peak files and an RNA table to predictions.
+
+Errors print one line, ``deepcage <command>: error: <what and what to do>``, without a traceback: exit code 2
+for usage errors (missing or wrong arguments), 1 for errors in the data or files. ``--debug`` shows the
+traceback. Heavy libraries (torch, lightning, anndata) load only once the arguments are checked.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import warnings
 from pathlib import Path
 
+PROG = "deepcage"
+_PKG_DIR = Path(__file__).resolve().parent
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
-def _read_data(path: str):
+
+class UsageError(Exception):
+    """Wrong or missing command-line arguments (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors raised (one line, exit 2) instead of printing the usage block and exiting."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# ----------------------------------------------------------------------------------------------- errors
+def _raised_by_deepcage(err: BaseException) -> bool:
+    tb = err.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_PKG_DIR)
+
+
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line; errors from deep inside a library say so and point to ``--debug``."""
+    msg = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    msg = " ".join(str(msg).split()) or type(err).__name__
+    if isinstance(err, UsageError) or _raised_by_deepcage(err):
+        return msg
+    return f"{type(err).__name__}: {msg} (raised inside a library; run with --debug for the traceback)"
+
+
+@contextlib.contextmanager
+def _one_line_warnings(command: str):
+    """Library warnings as ``deepcage <command>: warning: ...`` lines, without the source line."""
+    original = warnings.formatwarning
+    warnings.formatwarning = lambda message, *args, **kwargs: (
+        f"{PROG} {command}: warning: {' '.join(str(message).split())}\n"
+    )
+    try:
+        yield
+    finally:
+        warnings.formatwarning = original
+
+
+# ----------------------------------------------------------------------------------------------- files
+def _input_file(path: str | os.PathLike, what: str, *, allow_empty: bool = False) -> Path:
+    """An existing, non-empty, readable file (clear error naming it otherwise)."""
     p = Path(path)
     if not p.exists():
-        raise SystemExit(f"deepcage: input file not found: {p}")
-    if p.suffix == ".h5mu":
-        import mudata
+        raise FileNotFoundError(f"{what} {p}: file not found.")
+    if p.is_dir():
+        raise IsADirectoryError(f"{what} {p} is a folder; expected a file.")
+    if not os.access(p, os.R_OK):
+        raise PermissionError(f"{what} {p}: no permission to read it.")
+    if p.stat().st_size == 0 and not allow_empty:
+        raise ValueError(f"{what} {p} is empty (0 bytes).")
+    return p
 
-        return mudata.read_h5mu(p)
-    import anndata
 
-    return anndata.read_h5ad(p)
+def _output_path(path: str | os.PathLike, what: str, *, overwrite: bool, suffixes=None, folder=False) -> Path:
+    """Check an output before any work: suffix, existing folder, existing file (needs --overwrite)."""
+    p = Path(path)
+    if suffixes and p.suffix not in suffixes:
+        raise UsageError(f"{what} {p} must end in {' or '.join(suffixes)}.")
+    if p.exists():
+        if folder and not p.is_dir():
+            raise UsageError(f"{what} {p} is an existing file; give a folder name.")
+        if not folder and p.is_dir():
+            raise UsageError(f"{what} {p} is an existing folder; give a file name.")
+        if not overwrite:
+            raise UsageError(f"{what} {p} exists; pass --overwrite to replace it.")
+    parent = p.absolute().parent
+    if not parent.is_dir():
+        raise FileNotFoundError(f"{what} {p}: the folder {parent} does not exist; create it first.")
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"{what} {p}: the folder {parent} is not writable.")
+    return p
 
 
-def _read_expression(path: str, genes_in_rows: bool):
-    """Samples x genes expression from .h5ad / .h5mu ('rna') or a CSV/TSV table (first column = names)."""
+def read_data(path: str | os.PathLike, what: str = "input"):
+    """An AnnData (``.h5ad``) or MuData (``.h5mu``) file, with errors that name the file and say what it is."""
+    p = Path(path)
+    if p.is_dir() and ((p / ".zattrs").exists() or (p / "zarr.json").exists()):
+        import anndata
+
+        return anndata.read_zarr(p)
+    p = _input_file(p, what)
+    with open(p, "rb") as fh:
+        head = fh.read(4096 + len(_HDF5_MAGIC))
+    # the HDF5 signature sits at offset 0 or after a user block of 512 * 2**k bytes (.h5mu files have one)
+    if not any(head[o : o + len(_HDF5_MAGIC)] == _HDF5_MAGIC for o in (0, 512, 1024, 2048, 4096)):
+        head = head[:512]
+        if head[:2] == b"\x1f\x8b":
+            kind = "gzip-compressed: decompress it first (gunzip)"
+        elif b"\0" not in head:
+            first = head.split(b"\n")[0].decode("utf-8", errors="replace")[:60]
+            kind = f"a text file (it starts with {first!r})"
+        else:
+            kind = "not an HDF5 file"
+        raise ValueError(
+            f"{what} {p} is {kind}; expected an AnnData .h5ad or MuData .h5mu file. Build one from peak files and an "
+            "RNA table with 'deepcage prepare'."
+        )
+    import h5py
+
+    try:
+        with h5py.File(p, "r") as fh:
+            is_mudata = "mod" in fh
+        if is_mudata:
+            import mudata
+
+            with mudata.set_options(pull_on_update=False):
+                return mudata.read_h5mu(p)
+        import anndata
+
+        return anndata.read_h5ad(p)
+    except Exception as err:  # h5py/anndata raise many kinds for damaged or foreign HDF5 files
+        raise ValueError(
+            f"{what} {p}: not a readable AnnData/MuData file ({type(err).__name__}: {one_line(err)})."
+        ) from err
+
+
+def _check_layout(data, path: Path, *, need: dict[str, str]) -> None:
+    """The slots a command needs (``{'varm:motif_scores': 'motif scores', ...}``), named with the file if missing."""
+    from ._utils import get_modality
+
+    adata = get_modality(data, "atac")
+    for slot, meaning in need.items():
+        kind, _, key = slot.partition(":")
+        container = {"varm": adata.varm, "obsm": adata.obsm, "var": adata.var, "layers": adata.layers}[kind]
+        if key not in container:
+            raise ValueError(
+                f"{path} has no {kind}[{key!r}] ({meaning}). Build the file with 'deepcage prepare', or add it in "
+                "Python (dc.pp.motif_scores, dc.pp.tf_expression, dc.pp.split_loci)."
+            )
+
+
+def read_expression(path: str | os.PathLike, args):
+    """Samples x genes expression: the 'rna' modality of .h5ad/.h5mu, or a table read like the Python API."""
     p = Path(path)
     if p.suffix in (".h5ad", ".h5mu"):
         from ._utils import get_modality
 
-        return get_modality(_read_data(path), "rna")
+        return get_modality(read_data(p, "expression"), "rna")
+    from .io import read_expression_table
+
+    _input_file(p, "expression table")
+    if args.gene_names is not None:
+        _input_file(args.gene_names, "gene names table")
+    return read_expression_table(
+        p, orient=args.orient, units=args.units, gene_names=args.gene_names, duplicates=args.duplicates
+    )
+
+
+def _add_expression_options(p, what: str) -> None:
+    p.add_argument(
+        "--orient",
+        choices=["genes_by_samples", "samples_by_genes"],
+        default="genes_by_samples",
+        help=f"orientation of the {what} table (default: genes x samples, as dc.io.read_expression_table)",
+    )
+    p.add_argument(
+        "--units",
+        choices=["auto", "counts", "tpm", "cpm", "fpkm", "rpkm"],
+        default="auto",
+        help="expression units (default auto: integers are counts, else TPM)",
+    )
+    p.add_argument(
+        "--gene-names", default=None, help="2-column file gene id -> symbol, for tables of gene ids"
+    )
+    p.add_argument(
+        "--duplicates",
+        choices=["auto", "sum", "first", "raise"],
+        default="auto",
+        help="genes listed twice: auto (identical copies kept once, others summed), sum, first, raise",
+    )
+
+
+def _threads(args) -> None:
+    if getattr(args, "threads", None) is not None:
+        from ._settings import settings
+
+        settings.n_threads = args.threads
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def _common(p, *, progress: bool = True, threads: bool = True) -> None:
+    if threads:
+        p.add_argument(
+            "--threads",
+            type=_positive_int,
+            default=None,
+            help="CPU threads for torch (default: the CPUs not busy with other jobs; dc.settings.n_threads)",
+        )
+    if progress:
+        p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors"
+    )
+
+
+# ----------------------------------------------------------------------------------------------- prepare
+_PEAK_SUFFIXES = (".narrowpeak", ".broadpeak", ".bed", ".txt", ".tsv")
+
+
+def _sample_of_peak_file(path: Path) -> str:
+    """``CD4.narrowPeak.gz`` -> ``CD4``; ``GMP-A.bed`` -> ``GMP-A``."""
+    name = path.name
+    for comp in (".gz", ".bgz", ".bz2"):
+        if name.lower().endswith(comp):
+            name = name[: -len(comp)]
+    for suffix in _PEAK_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _peaks_from_files(files: list[str]) -> dict[str, list[Path]]:
+    peaks: dict[str, list[Path]] = {}
+    for f in files:
+        path = _input_file(f, "peak file", allow_empty=True)  # a sample without peaks is warned about later
+        sample = _sample_of_peak_file(path)
+        if sample in peaks:
+            raise UsageError(
+                f"peak files {peaks[sample][0]} and {path} both give sample name {sample!r}; for replicates of one "
+                "sample use --sample-sheet (one row per file)."
+            )
+        peaks[sample] = [path]
+    return peaks
+
+
+def _peaks_from_sheet(sheet: str) -> dict[str, list[Path]]:
+    """``sample`` and ``peaks`` columns (CSV or TSV); rows sharing a sample are replicates; relative paths are
+    relative to the sheet."""
     import pandas as pd
 
-    if not p.exists():
-        raise SystemExit(f"deepcage: expression file not found: {p}")
-    sep = "," if p.name.endswith((".csv", ".csv.gz")) else "\t"
-    df = pd.read_csv(p, sep=sep, index_col=0)
-    return df.T if genes_in_rows else df
+    path = _input_file(sheet, "sample sheet")
+    try:
+        table = pd.read_csv(path, sep=None, engine="python", dtype=str, encoding="utf-8-sig", comment="#")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"sample sheet {path}: not a readable CSV/TSV table ({one_line(err)}).") from None
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    peak_col = next((c for c in ("peaks", "peak_file", "file", "path") if c in table.columns), None)
+    if "sample" not in table.columns or peak_col is None:
+        raise ValueError(
+            f"sample sheet {path} needs the columns 'sample' and 'peaks' (one row per peak file; replicates share "
+            f"a sample name); it has {list(table.columns)}."
+        )
+    peaks: dict[str, list[Path]] = {}
+    for i, row in enumerate(table.itertuples(index=False), start=2):  # line 1 is the header
+        sample, file = row.sample, getattr(row, peak_col)
+        if not isinstance(sample, str) or not sample.strip() or not isinstance(file, str) or not file.strip():
+            raise ValueError(f"sample sheet {path}, line {i}: empty sample name or peak file.")
+        f = Path(file.strip())
+        f = f if f.is_absolute() else path.parent / f
+        if not f.is_file():
+            raise FileNotFoundError(
+                f"sample sheet {path}, line {i}: peak file {f} not found (relative paths are relative to the sheet)."
+            )
+        peaks.setdefault(sample.strip(), []).append(f)
+    if not peaks:
+        raise ValueError(f"sample sheet {path} lists no peak files.")
+    return peaks
 
 
+def _add_prepare(sub) -> None:
+    p = sub.add_parser(
+        "prepare",
+        help="build the training file (.h5ad/.h5mu) from peak files, an RNA table, a genome and motifs",
+        description=(
+            "Peak files -> bins labelled open/closed (the replicate rule), TF expression (log1p, quantile-normalised "
+            "on the training samples), motif scores per bin and TF, and the sample and locus splits: the same steps "
+            "as the Python pipeline (dc.pp.bin_genome, binarize_peaks, motif_scores, split_samples, tf_expression, "
+            "split_loci). OUT ending in .h5mu also keeps the RNA of every sample, including those without peaks."
+        ),
+    )
+    p.add_argument("out", help="output .h5ad (samples x loci) or .h5mu ('atac' + 'rna')")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--peaks", nargs="+", help="one peak file (narrowPeak/BED, gz or plain) per sample, named by file"
+    )
+    src.add_argument(
+        "--sample-sheet",
+        help="CSV/TSV with columns 'sample' and 'peaks' (one row per file; replicates share a sample)",
+    )
+    p.add_argument(
+        "--rna", required=True, help="expression table: genes x samples (as RSEM/featureCounts tables)"
+    )
+    _add_expression_options(p, "--rna")
+    p.add_argument("--genome", nargs="+", required=True, help="genome FASTA file(s), plain or bgzip")
+    p.add_argument(
+        "--genome-name", default=None, help="assembly name stored with the data and models, e.g. hg38"
+    )
+    p.add_argument("--motifs", required=True, help="motif database: HOMER .motif, MEME .meme, or 'jaspar'")
+    p.add_argument("--motif-tf-table", default=None, help="motif id -> TF symbol table (e.g. HOCOMOCO's)")
+    p.add_argument(
+        "--min-score",
+        default=None,
+        help="motif score floor: a number, or 'motif' for each motif's own threshold (faster; default: exact best)",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--regions", default=None, help="BED file of the regions to bin (default: whole genome)"
+    )
+    where.add_argument("--chroms", nargs="+", default=None, help="contigs to bin (default: all)")
+    p.add_argument(
+        "--bin-size", type=_positive_int, default=200, help="bin width in bp (default 200, the paper's)"
+    )
+    p.add_argument("--blacklist", default=None, help="BED file of regions to drop (e.g. ENCODE blacklist)")
+    p.add_argument(
+        "--min-samples",
+        type=int,
+        default=1,
+        help="keep bins open in >= N samples (default 1: the union of peaks, as the paper; 0 keeps every bin)",
+    )
+    p.add_argument("--test", nargs="+", default=None, help="held-out samples (cell types) for evaluation")
+    p.add_argument("--test-chroms", nargs="+", default=None, help="contigs held out as test loci")
+    p.add_argument(
+        "--test-regions", nargs="+", default=None, help="regions held out as test loci (chr:start-end)"
+    )
+    p.add_argument("--val-chroms", nargs="+", default=None, help="contigs of the validation loci")
+    p.add_argument(
+        "--val-frac", type=_fraction, default=0.1, help="random fraction of loci for validation (default 0.1)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    _common(p, threads=False)
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _run_prepare(args) -> int:
+    out = _output_path(args.out, "output", overwrite=args.overwrite, suffixes=(".h5ad", ".h5mu"))
+    peaks = _peaks_from_files(args.peaks) if args.peaks else _peaks_from_sheet(args.sample_sheet)
+    fastas = [_input_file(f, "genome FASTA") for f in args.genome]
+    rna_path = _input_file(args.rna, "RNA table")
+    if args.motifs.lower() not in ("jaspar",) and not args.motifs.lower().startswith("jaspar20"):
+        _input_file(args.motifs, "motif database")
+    for opt, what in ((args.regions, "regions BED"), (args.blacklist, "blacklist BED")):
+        if opt is not None:
+            _input_file(opt, what)
+    min_score = args.min_score
+    if min_score not in (None, "motif"):
+        try:
+            min_score = float(min_score)
+        except ValueError:
+            raise UsageError(f"--min-score must be a number or 'motif', got {min_score!r}.") from None
+
+    from . import io, pp
+    from ._genome import Genome
+
+    genome = Genome(fastas, name=args.genome_name)
+    rna = read_expression(rna_path, args)
+    no_rna = [s for s in peaks if s not in set(rna.obs_names)]
+    if no_rna:
+        raise ValueError(
+            f"{len(no_rna)} sample(s) with peaks have no column in the RNA table {rna_path}: {no_rna[:10]} (its "
+            f"samples: {list(rna.obs_names)[:10]}{' ...' if rna.n_obs > 10 else ''}). Sample names must match."
+        )
+    if args.test:
+        unknown = [t for t in args.test if t not in peaks]
+        if unknown:
+            raise UsageError(
+                f"--test names sample(s) without peak files {unknown}: held-out samples need peaks to be evaluated "
+                f"(samples with peaks: {list(peaks)[:20]}). Samples with RNA only are predicted with "
+                "'deepcage predict --expr'."
+            )
+    motifs = io.read_motifs(args.motifs, tf_table=args.motif_tf_table)
+    motif_tfs = {m.tf for m in motifs if m.tf}
+    tfs = sorted(motif_tfs & set(rna.var_names))
+    if not tfs:
+        raise ValueError(
+            f"No TF of the motif database {args.motifs} ({len(motif_tfs)} TFs, e.g. {sorted(motif_tfs)[:5]}) is a "
+            f"gene of the RNA table {rna_path} (genes e.g. {list(rna.var_names[:5])}). If the table has gene ids "
+            "(e.g. Ensembl), give --gene-names (id -> symbol); for motif ids give --motif-tf-table."
+        )
+    _say(
+        f"prepare: {len(peaks)} samples, {rna.n_obs} RNA samples, {len(tfs)} TFs with a motif and expression"
+    )
+
+    bins = pp.bin_genome(
+        genome,
+        regions=args.regions,
+        chroms=args.chroms,
+        bin_size=args.bin_size,
+        blacklist=args.blacklist,
+    )
+    adata = pp.binarize_peaks(bins, peaks, genome=genome, min_samples=args.min_samples)
+    _say(f"prepare: {adata.n_obs} samples x {adata.n_vars:,} loci, {100 * float(adata.X.mean()):.1f} % open")
+    pp.motif_scores(adata, motifs, genome=genome, tfs=tfs, min_score=min_score, progress=not args.no_progress)
+    if args.test:
+        pp.split_samples(adata, test=args.test)
+    pp.tf_expression(adata, rna, tfs=tfs, units=None if args.units == "auto" else args.units)
+    pp.split_loci(
+        adata,
+        val_frac=args.val_frac,
+        val_chroms=args.val_chroms,
+        test_chroms=args.test_chroms,
+        test_regions=args.test_regions,
+        seed=args.seed,
+    )
+    counts = adata.uns["deepcage"]["split"]["loci"]
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        if out.suffix == ".h5mu":
+            import mudata
+
+            from ._utils import make_mudata
+
+            with mudata.set_options(pull_on_update=False):
+                make_mudata({"atac": adata, "rna": rna}).write(tmp)
+        else:
+            adata.write_h5ad(tmp)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _say(f"prepare: loci split {counts}; wrote {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- fit
 def _add_fit(sub) -> None:
     p = sub.add_parser(
         "fit",
-        help="train a model on a samples x loci .h5ad/.h5mu and save it to a directory",
-        description="Train DeepCAGE (dc.tl.fit) and save the model directory (dc.DeepCAGE.save).",
+        help="train a model on a samples x loci .h5ad/.h5mu and save it to a folder",
+        description="Train DeepCAGE (dc.tl.fit) and save the model folder (dc.DeepCAGE.save). Defaults are "
+        "dc.tl.fit's.",
     )
     p.add_argument("data", help="input .h5ad (samples x loci, deepcage layout) or .h5mu ('atac' + 'rna')")
-    p.add_argument("model_dir", help="output model directory")
+    p.add_argument("model_dir", help="output model folder")
     p.add_argument("--task", choices=["classification", "regression"], default="classification")
     p.add_argument("--layer", default=None, help="target layer (default: binary / log_norm)")
     p.add_argument("--preset", choices=["paper", "small"], default="paper")
-    p.add_argument("--hidden", type=int, default=512)
-    p.add_argument("--max-epochs", type=int, default=30)
-    p.add_argument("--batch-loci", type=int, default=None, help="default 128 (paper) / 32 (small)")
-    p.add_argument("--samples-per-batch", type=int, default=None)
+    p.add_argument("--hidden", type=_positive_int, default=512, help="width of the fully connected layer")
+    p.add_argument("--max-epochs", type=_positive_int, default=30)
+    p.add_argument("--batch-loci", type=_positive_int, default=None, help="default 128 (paper) / 32 (small)")
+    p.add_argument("--samples-per-batch", type=_positive_int, default=None)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--patience", type=_positive_int, default=5)
     p.add_argument("--pos-weight", default=None, help="a number or 'balanced'")
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--devices", default="auto", help="'auto' or a number of devices")
@@ -60,51 +485,44 @@ def _add_fit(sub) -> None:
     p.add_argument("--precision", default=None)
     p.add_argument("--num-workers", type=int, default=0)
     p.add_argument(
-        "--genome", nargs="+", default=None, help="FASTA file(s) (default: the one recorded in the data)"
+        "--genome", nargs="+", default=None, help="FASTA file(s) (default: the one recorded in DATA)"
     )
     p.add_argument("--checkpoint-dir", default=None)
     p.add_argument("--resume-from", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-sequence", action="store_true", help="ablation: expression branch only")
     p.add_argument("--no-expression", action="store_true", help="ablation: sequence branch only")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
-    p.add_argument("--no-progress", action="store_true")
-
-
-def _add_predict(sub) -> None:
-    p = sub.add_parser(
-        "predict",
-        help="predict with a saved model, for an .h5ad's samples or for new RNA (expression table)",
-        description=(
-            "Predict accessibility (dc.tl.predict). Give --data to predict its samples, or --expr for new samples "
-            "from RNA alone. OUT ending in .h5ad receives an AnnData; any other OUT is a directory (or a .bw file "
-            "for one sample) of bigWig tracks, written in chunks."
-        ),
-    )
-    p.add_argument("model_dir")
-    p.add_argument("out", help="output .h5ad, or a directory / .bw for bigWig tracks")
-    p.add_argument("--data", default=None, help=".h5ad/.h5mu whose samples (and loci) are predicted")
-    p.add_argument("--expr", default=None, help="new samples' expression: .h5ad, .h5mu or CSV/TSV table")
-    p.add_argument("--genes-in-rows", action="store_true", help="the CSV/TSV table is genes x samples")
-    p.add_argument("--genome", nargs="+", default=None, help="FASTA file(s) for loci not stored in the model")
-    p.add_argument("--key-added", default="deepcage")
-    p.add_argument("--fill-missing", action="store_true", help="TFs missing from --expr count as 0")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--chunk-size", type=int, default=20000)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
+    _common(p)
 
 
 def _run_fit(args) -> int:
-    from .tl import fit
-
-    data = _read_data(args.data)
-    devices = int(args.devices) if str(args.devices).isdigit() else args.devices
+    out = _output_path(args.model_dir, "model folder", overwrite=args.overwrite, folder=True)
     pos_weight = args.pos_weight
     if pos_weight not in (None, "balanced"):
-        pos_weight = float(pos_weight)
-    out = Path(args.model_dir)
-    if out.exists() and not args.overwrite:
-        raise SystemExit(f"deepcage: {out} exists; pass --overwrite to replace it.")
+        try:
+            pos_weight = float(pos_weight)
+        except ValueError:
+            raise UsageError(f"--pos-weight must be a number or 'balanced', got {pos_weight!r}.") from None
+    devices = int(args.devices) if str(args.devices).isdigit() else args.devices
+    if args.resume_from is not None:
+        _input_file(args.resume_from, "checkpoint")
+    for f in args.genome or []:
+        _input_file(f, "genome FASTA")
+    data_path = Path(args.data)
+    data = read_data(data_path)
+    _check_layout(
+        data,
+        data_path,
+        need={
+            "varm:motif_scores": "motif scores per locus and TF",
+            "obsm:tf_expr": "normalised TF expression per sample",
+            "var:split": "the train/val/test split of the loci",
+        },
+    )
+    _threads(args)
+    from .tl import fit
+
     model = fit(
         data,
         layer=args.layer,
@@ -135,24 +553,78 @@ def _run_fit(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------- predict
+def _add_predict(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict with a saved model, for an .h5ad's samples or for new RNA (expression table)",
+        description=(
+            "Predict accessibility (dc.tl.predict). Give --data to predict its samples, or --expr for new samples "
+            "from RNA alone. OUT ending in .h5ad receives an AnnData; any other OUT is a folder (or a .bw file "
+            "for one sample) of bigWig tracks, written in chunks."
+        ),
+    )
+    p.add_argument("model_dir")
+    p.add_argument("out", help="output .h5ad, or a folder / .bw for bigWig tracks")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", default=None, help=".h5ad/.h5mu whose samples (and loci) are predicted")
+    src.add_argument("--expr", default=None, help="new samples' expression: a table, or .h5ad/.h5mu ('rna')")
+    _add_expression_options(p, "--expr")
+    p.add_argument(
+        "--loci", default=None, help="BED file of loci to predict (with --expr; default: the model's)"
+    )
+    p.add_argument("--genome", nargs="+", default=None, help="FASTA file(s) for loci not stored in the model")
+    p.add_argument("--key-added", default="deepcage")
+    p.add_argument("--fill-missing", action="store_true", help="TFs missing from --expr count as 0")
+    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.add_argument("--chunk-size", type=_positive_int, default=20000)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    _common(p)
+
+
 def _run_predict(args) -> int:
+    out = Path(args.out)
+    is_file = out.suffix == ".h5ad" or out.suffix.lower() in (".bw", ".bigwig")
+    out = _output_path(out, "output", overwrite=args.overwrite, folder=not is_file)
+    if args.loci is not None and args.expr is None:
+        raise UsageError("--loci goes with --expr; with --data the loci are those of the data file.")
+    model_dir = Path(args.model_dir)
+    if not model_dir.exists():
+        raise FileNotFoundError(f"model folder {model_dir}: not found.")
+    for f in args.genome or []:
+        _input_file(f, "genome FASTA")
+    data = read_data(args.data) if args.data else None
+    if data is not None:
+        _check_layout(
+            data,
+            Path(args.data),
+            need={
+                "varm:motif_scores": "motif scores per locus and TF",
+                "obsm:tf_expr": "normalised TF expression",
+            },
+        )
+    expr = None
+    if args.expr:
+        expr = read_expression(args.expr, args)
+    loci = None
+    if args.loci:
+        from .io import read_bed
+
+        loci = read_bed(_input_file(args.loci, "loci BED"))
+    _threads(args)
     from .model import DeepCAGE
     from .tl import predict
 
-    if (args.data is None) == (args.expr is None):
-        raise SystemExit("deepcage predict: give exactly one of --data and --expr.")
-    model = DeepCAGE.load(args.model_dir)
-    genome = args.genome
+    model = DeepCAGE.load(model_dir)
     kw = {
-        "genome": genome,
+        "genome": args.genome,
         "key_added": args.key_added,
         "batch_size": args.batch_size,
         "chunk_size": args.chunk_size,
         "progress": not args.no_progress,
     }
-    out = Path(args.out)
-    data = _read_data(args.data) if args.data else None
-    expr = _read_expression(args.expr, args.genes_in_rows) if args.expr else None
+    if data is None:
+        kw.update(expr=expr, fill_missing=args.fill_missing, loci=loci)
     if out.suffix == ".h5ad":
         if data is not None:
             from ._utils import get_modality
@@ -160,68 +632,100 @@ def _run_predict(args) -> int:
             predict(model, data, **kw)
             get_modality(data, "atac").write_h5ad(out)
         else:
-            predict(model, expr=expr, fill_missing=args.fill_missing, **kw).write_h5ad(out)
+            predict(model, **kw).write_h5ad(out)
         print(f"predictions written to {out} (layer {args.key_added!r})")
         return 0
-    if data is not None:
-        paths = predict(model, data, out=out, **kw)
-    else:
-        paths = predict(model, expr=expr, fill_missing=args.fill_missing, out=out, **kw)
+    paths = predict(model, data, out=out, **kw)
     paths = paths if isinstance(paths, list) else [paths]
     print(f"{len(paths)} bigWig track(s) written to {out}")
     return 0
 
 
+# ----------------------------------------------------------------------------------------------- demo
 def _add_demo(sub) -> None:
     p = sub.add_parser(
         "demo",
         help="train, predict held-out samples from RNA alone, compare with the locus mean, rank TFs, plot",
-        description="Runs deepcage end to end in a few minutes on a CPU: synthetic data with planted "
-        "TF -> motif rules by default, or the real blood-cell data with --real.",
+        description="Runs deepcage end to end on a CPU: synthetic data with planted TF -> motif rules by default, "
+        "or the real blood-cell data with --real.",
     )
     p.add_argument("--out", default="deepcage_demo", help="output folder (default: deepcage_demo)")
     p.add_argument("--real", action="store_true", help="use the blood-cell data in shared/data (hg19 chr20)")
     p.add_argument("--data", default=None, help="the shared/data folder (with --real)")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="training epochs")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _common(p)
 
 
 def _run_demo(args) -> int:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is an existing file; give a folder name.")
+    _threads(args)
     from ._demo import run_demo
 
-    try:
-        run_demo(
-            args.out,
-            real=args.real,
-            data=args.data,
-            max_epochs=args.epochs,
-            seed=args.seed,
-            progress=not args.no_progress,
-        )
-    except FileNotFoundError as err:
-        raise SystemExit(f"deepcage demo: {err}") from None
+    run_demo(
+        args.out,
+        real=args.real,
+        data=args.data,
+        max_epochs=args.epochs,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
     return 0
+
+
+# ----------------------------------------------------------------------------------------------- main
+_COMMANDS = {"demo": _run_demo, "prepare": _run_prepare, "fit": _run_fit, "predict": _run_predict}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="deepcage: chromatin accessibility from DNA sequence and TF expression (DeepCAGE). From files: "
+        "'deepcage prepare' (peaks + RNA + genome + motifs -> .h5ad), 'deepcage fit' (-> model folder), "
+        "'deepcage predict' (new RNA -> .h5ad or bigWig). Errors print one line (exit 2: usage, 1: data); "
+        "--debug shows the traceback.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,prepare,fit,predict}")
+    _add_demo(sub)
+    _add_prepare(sub)
+    _add_fit(sub)
+    _add_predict(sub)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="deepcage", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
-    _add_demo(sub)
-    _add_fit(sub)
-    _add_predict(sub)
-    args = parser.parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if a in _COMMANDS), None)
+    prefix = f"{PROG} {command}" if command else PROG
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as err:
+        print(f"{prefix}: error: {one_line(err)}", file=sys.stderr)
+        return 2
+    if args.version:
+        from . import __version__
+
+        print(f"{PROG} {__version__}")
+        return 0
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command == "demo":
-        return _run_demo(args)
-    if args.command == "fit":
-        return _run_fit(args)
-    if args.command == "predict":
-        return _run_predict(args)
-    parser.print_help()
-    return 0
+    try:
+        with _one_line_warnings(args.command):
+            return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print(f"{prefix}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if getattr(args, "debug", False):
+            raise
+        print(f"{prefix}: error: {one_line(err)}", file=sys.stderr)
+        return 2 if isinstance(err, UsageError) else 1
 
 
 if __name__ == "__main__":

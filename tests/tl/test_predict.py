@@ -191,7 +191,6 @@ def test_cli_fit_and_predict(mdata, tmp_path):
                 str(tmp_path / "p.h5ad"),
                 "--expr",
                 str(rna),
-                "--genes-in-rows",
                 "--no-progress",
             ]
         )

@@ -116,6 +116,10 @@ def _read_raw(path: PathLike, *, sep: str | None = None) -> _RawTable:
             f"{path}: malformed table ({err}); the header has {len(header)} fields and every line must have "
             "the same number."
         ) from err
+    if len(header) > 2 and header[-1] == "" and (body[len(header) - 1].fillna("") == "").all():
+        # a trailing separator on every line (common in spreadsheet exports): an empty column, not a sample
+        body = body.drop(columns=len(header) - 1)
+        header = header[:-1]
     linenos = np.arange(2, len(body) + 2)
     blank = body.isna().all(axis=1) | (body.fillna("") == "").all(axis=1)
     if blank.any():
@@ -451,6 +455,25 @@ def _check_samples(X: np.ndarray, samples: np.ndarray, source) -> None:
         )
 
 
+_EXCEL_DATE_RE = re.compile(
+    r"^(\d{1,2}-(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)-\d{1,2})$",
+    re.IGNORECASE,
+)
+
+
+def _warn_excel_dates(genes: np.ndarray, source) -> None:
+    """Excel turns symbols such as MARCH1, SEPT2 or DEC1 (= BHLHE40, a TF) into dates ('1-Mar'); say so."""
+    dates = [g for g in map(str, genes) if _EXCEL_DATE_RE.match(g)]
+    if dates:
+        warnings.warn(
+            f"{source}: {len(dates)} gene name(s) look like dates made by Excel (e.g. {dates[:5]}): the original "
+            "symbols (MARCH1, SEPT2, DEC1 ...) are lost. Re-export the table without opening it in Excel, or read "
+            "it with gene ids and gene_names=.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _finish(
     X: np.ndarray,
     samples,
@@ -463,6 +486,7 @@ def _finish(
     obs_extra: dict | None = None,
 ) -> AnnData:
     samples = np.asarray(samples, dtype=object).astype(str)
+    _warn_excel_dates(np.asarray(genes, dtype=object), source)
     X, genes, var_extra = _merge_duplicates(X, np.asarray(genes, dtype=object), duplicates, source, var_extra)
     _check_samples(X, samples, source)
     var = pd.DataFrame(index=pd.Index(np.asarray(genes).astype(str)))

@@ -66,6 +66,15 @@ def _iter_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield lineno, line.rstrip("\r\n")
 
 
+def _few_fields_hint(line: str, too_few: bool) -> str:
+    if not too_few:
+        return ""
+    for sep, name in ((",", "commas"), (" ", "spaces")):
+        if len(line.split(sep)) >= 3:
+            return f" (this line is separated by {name}, not tabs: convert the file to tab-separated BED)"
+    return " (is the file truncated?)"
+
+
 def _read_bed_rows(
     path: Path, min_columns: int, max_columns: int | None = None
 ) -> tuple[list[list[str]], list[int]]:
@@ -86,7 +95,7 @@ def _read_bed_rows(
             raise ValueError(
                 f"{path}, line {lineno}: expected {want} tab-separated fields, got {len(fields)}: "
                 f"{line[:80]!r}. BED lines are 'chrom<TAB>start<TAB>end[...]'"
-                + (" (is the file truncated?)" if len(fields) < min_columns else "")
+                + _few_fields_hint(line, len(fields) < min_columns)
                 + "."
             )
         try:

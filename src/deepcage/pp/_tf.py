@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Sequence
 
@@ -16,7 +17,7 @@ __all__ = ["apply_tf_reference", "tf_expression"]
 
 log = logging.getLogger(__name__)
 
-_UNITS = ("counts", "tpm", "cpm")
+_UNITS = ("counts", "tpm", "cpm", "fpkm", "rpkm")
 
 
 def _expression_frame(expr) -> tuple[pd.DataFrame, str | None, pd.Series | None]:
@@ -77,13 +78,37 @@ def _guess_units(df: pd.DataFrame, units: str | None) -> str:
 
 
 def _to_per_million(df: pd.DataFrame, units: str, lengths: pd.Series | None) -> pd.DataFrame:
-    """Raw counts -> TPM (gene lengths known) or CPM; TPM/CPM pass through. Library size uses all genes."""
+    """Raw counts -> TPM (gene lengths known) or CPM; FPKM/RPKM -> TPM (rescaled to sum to 1e6 per sample, the
+    same ranks); TPM/CPM pass through. Library size uses all genes."""
+    if units in ("fpkm", "rpkm"):
+        return df.div(df.sum(axis=1), axis=0) * 1e6
     if units != "counts":
         return df
     if lengths is not None:
         rate = df / lengths.reindex(df.columns).to_numpy(dtype=np.float64)[None, :]
         return rate.div(rate.sum(axis=1), axis=0) * 1e6
     return df.div(df.sum(axis=1), axis=0) * 1e6
+
+
+def _missing_tfs_hint(df: pd.DataFrame, missing: list[str]) -> str:
+    """Why TFs may be missing: other letter case (mouse vs human symbols), gene ids, a transposed table."""
+    upper = {str(c).upper(): str(c) for c in df.columns}
+    case = [(t, upper[t.upper()]) for t in missing if t.upper() in upper]
+    if case:
+        return (
+            f" {len(case)} of them differ only in letter case (e.g. {case[0][0]!r} vs {case[0][1]!r}): motifs of "
+            "one species with expression of another? Map the symbols (orthologs) first."
+        )
+    index = {str(i) for i in df.index}
+    if sum(t in index for t in missing) > len(missing) / 2:
+        return " They are in the sample names instead: the table is transposed (use the other orientation)."
+    ids = [str(c) for c in df.columns[:200] if re.match(r"^(ENS[A-Z]*G\d+|\d+)(\.\d+)?$", str(c))]
+    if len(ids) > 100:
+        return (
+            f" The genes are ids (e.g. {ids[0]!r}), not symbols: map them to symbols (read_expression_table's "
+            "gene_names=)."
+        )
+    return " Check gene symbols (aliases, Ensembl ids) or pass fill_missing=True to treat them as 0."
 
 
 def _select_tfs(df: pd.DataFrame, tfs: Sequence[str], fill_missing: bool, what: str) -> pd.DataFrame:
@@ -94,10 +119,7 @@ def _select_tfs(df: pd.DataFrame, tfs: Sequence[str], fill_missing: bool, what: 
             f"{missing[:20]}{' ...' if len(missing) > 20 else ''}."
         )
         if not fill_missing:
-            raise ValueError(
-                msg
-                + " Check gene symbols (e.g. aliases, Ensembl ids) or pass fill_missing=True to treat them as 0."
-            )
+            raise ValueError(msg + _missing_tfs_hint(df, missing))
         warnings.warn(msg + " They are treated as not expressed (0).", UserWarning, stacklevel=3)
     return df.reindex(columns=list(tfs), fill_value=0.0)
 
@@ -126,9 +148,24 @@ def _apply_quantiles(logx: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     return out
 
 
+def _warn_if_logged(df: pd.DataFrame, units: str, what: str) -> None:
+    """A log2(TPM + 1) table passes every check but would be logged twice: warn when no gene reaches 30."""
+    if units == "counts" or df.shape[1] < 100:
+        return
+    top = df.max(axis=1)
+    if (top < 30).all():
+        warnings.warn(
+            f"{what}: no gene exceeds {float(top.max()):.1f} in any sample, as in log-transformed data (log2(TPM+1) "
+            "...). deepcage expects raw TPM/CPM/counts and applies log1p itself; undo the log (2**x - 1) first.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _normalised(df: pd.DataFrame, lengths, units, tfs, fill_missing, what) -> tuple[pd.DataFrame, str]:
     df = _sum_duplicate_genes(_check_values(df, what), what)
     units = _guess_units(df, units)
+    _warn_if_logged(df, units, what)
     per_million = _to_per_million(df, units, lengths)
     selected = _select_tfs(per_million, tfs, fill_missing, what)
     silent = selected.index[(selected.to_numpy() == 0).all(axis=1)]
@@ -170,7 +207,8 @@ def tf_expression(
     tfs
         TF symbols, in model input order. Default: the columns of ``varm['motif_scores']``.
     units
-        ``'counts'``, ``'tpm'`` or ``'cpm'``; guessed when None (integers -> counts).
+        ``'counts'``, ``'tpm'``, ``'cpm'``, ``'fpkm'`` or ``'rpkm'`` (FPKM/RPKM are rescaled to TPM); guessed when None
+        (integers -> counts).
     train
         Samples that define the reference. Default: ``obs['split'] == 'train'`` when that column exists,
         else all samples.

@@ -1,0 +1,137 @@
+"""The command line: prepare -> fit -> predict on the real blood-cell files, without Python; defaults and help.
+
+The bad inputs of the command line (one-line errors, exit codes) are in ``tests/test_bad_inputs.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import anndata
+import numpy as np
+import pytest
+
+from deepcage.cli import build_parser, main
+
+
+@pytest.mark.slow
+def test_prepare_fit_predict_on_blood_cells(shared_data, tmp_path, capsys):
+    """Files -> .h5mu -> model folder -> predictions for cell types with RNA only (CMP, MEP have no ATAC)."""
+    d = shared_data
+    (tmp_path / "regions.bed").write_text("chr20\t9995000\t10600000\n")  # ~270 loci of the sequenced slice
+    peaks = [
+        str(d / "heme-hg19" / "peaks" / f"{c}.narrowPeak.gz") for c in ("HSC", "CLP", "GMP-A", "CD4", "CD8")
+    ]
+    data = tmp_path / "heme.h5mu"
+    prepare = [
+        "prepare",
+        str(data),
+        "--peaks",
+        *peaks,
+        "--rna",
+        str(d / "heme-hg19" / "rna_counts.tsv"),
+        "--genome",
+        str(d / "genome" / "hg19_chr20_slices.fa.gz"),
+        str(d / "genome" / "b37_20_1-1Mb.fa.gz"),
+        "--genome-name",
+        "hg19",
+        "--motifs",
+        str(d / "motifs" / "HOCOMOCOv11_core_HUMAN_mono_homer_format_0.001.motif"),
+        "--motif-tf-table",
+        str(d / "motifs" / "HOCOMOCOv11_HUMAN_mono_motifs_core.tsv"),
+        "--regions",
+        str(tmp_path / "regions.bed"),
+        "--blacklist",
+        str(d / "annotation" / "hg19-blacklist.v2.bed"),
+        "--test",
+        "CD8",
+        "--test-regions",
+        "chr20:10520000-10600000",
+        "--no-progress",
+    ]
+    assert main(prepare) == 0
+    mdata = __import__("mudata").read_h5mu(data)
+    atac = mdata["atac"]
+    assert list(atac.obs_names) == ["HSC", "CLP", "GMP-A", "CD4", "CD8"]
+    assert atac.obs["split"].astype(str).tolist() == ["train"] * 4 + ["test"]
+    counts = atac.var["split"].astype(str).value_counts()
+    assert counts["train"] > 100 and counts["val"] > 5 and counts["test"] > 5
+    assert atac.varm["motif_scores"].shape[1] > 300  # HOCOMOCO v11 TFs with expression
+    assert {"CMP", "MEP"} <= set(mdata["rna"].obs_names)
+
+    model = tmp_path / "model"
+    fit = [
+        "fit",
+        str(data),
+        str(model),
+        "--preset",
+        "small",
+        "--hidden",
+        "16",
+        "--max-epochs",
+        "2",
+        "--no-progress",
+    ]
+    assert main(fit) == 0
+    assert (model / "manifest.json").is_file()
+
+    out = tmp_path / "pred.h5ad"
+    predict = [
+        "predict",
+        str(model),
+        str(out),
+        "--expr",
+        str(d / "heme-hg19" / "rna_counts.tsv"),
+        "--no-progress",
+    ]
+    assert main(predict) == 0
+    pred = anndata.read_h5ad(out)
+    assert {"CMP", "MEP"} <= set(pred.obs_names) and pred.n_vars == atac.n_vars
+    p = pred.layers["deepcage"]
+    assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
+    assert "error" not in capsys.readouterr().err
+
+
+def _defaults(command: str) -> dict:
+    sub = build_parser()._subparsers._group_actions[0].choices[command]
+    return {a.dest: a.default for a in sub._actions if a.dest not in ("help",)}
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_cli_defaults_are_the_python_defaults(command):
+    from deepcage import tl
+
+    params = inspect.signature(getattr(tl, command)).parameters
+    cli = _defaults(command)
+    shared = {
+        k: v for k, v in cli.items() if k in params and params[k].default is not inspect.Parameter.empty
+    }
+    assert len(shared) >= 5
+    for name, value in shared.items():
+        assert value == params[name].default, (
+            f"--{name.replace('_', '-')}: CLI {value!r} vs Python {params[name].default!r}"
+        )
+
+
+def test_expression_options_are_those_of_read_expression_table():
+    from deepcage.io import read_expression_table
+
+    params = inspect.signature(read_expression_table).parameters
+    for command in ("prepare", "predict"):
+        cli = _defaults(command)
+        for name in ("orient", "units", "duplicates"):
+            assert cli[name] == params[name].default, (command, name)
+
+
+def test_help_and_version_answer_without_loading_torch():
+    code = (
+        "import sys; from deepcage.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "main(['--version'])\n"
+        "print(sorted(m for m in ('torch', 'lightning', 'anndata', 'scanpy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "prepare" in out and "predict" in out and "deepcage " in out
+    assert out.strip().splitlines()[-1] == "[]"
