@@ -10,7 +10,8 @@ and the faster one is the reference:
 
 Both label matrices are asserted identical to deepcage's before any time is reported. Only the bedtools
 processes are timed (writing the bins BED and parsing bedtools' text output are not counted), so the ratio
-favours bedtools. Each timing is the best of ``--repeats`` runs, both tools measured in the same run.
+favours bedtools. Each timing is the best of ``--repeats`` rounds; within a round deepcage and the two bedtools
+variants take turns, and the load average at each best round is printed beside it.
 
 Cases
 - ``heme``: the 12 heme narrowPeak files (chr20) x the bins of the sequenced parts of hg19 chr20;
@@ -37,13 +38,22 @@ import numpy as np
 import pandas as pd
 
 
-def _best(fn, repeats: int):
-    best, out = np.inf, None
+def _load() -> str:
+    return "load " + "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _interleaved(runs: dict, repeats: int) -> dict:
+    """Best time of each function over ``repeats`` rounds, the functions taking turns within each round (so a
+    load spike from other jobs hits all of them), with the load average at each one's best round."""
+    best = {name: (np.inf, "", None) for name in runs}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            out = fn()
+            dt = time.perf_counter() - t0
+            if dt < best[name][0]:
+                best[name] = (dt, _load(), out)
+    return best
 
 
 def _write_bins(bins: pd.DataFrame, path: Path) -> None:
@@ -125,15 +135,24 @@ def run_case(name, bins, files, *, genome_txt, tmp, repeats, dc) -> dict:
     _write_bins(bins, bins_bed)
     peaks = {f"s{i}_{Path(f).name.split('.')[0]}": str(f) for i, f in enumerate(files)}
 
-    t_dc, ad = _best(lambda: dc.pp.binarize_peaks(bins, peaks, min_samples=0), repeats)
+    run_cov, parse_cov = _bedtools_coverage(bins_bed, genome_txt, files, tmp)
+    run_ann, parse_ann = _bedtools_annotate(bins_bed, files, tmp)
+    best = _interleaved(
+        {
+            "deepcage": lambda: dc.pp.binarize_peaks(bins, peaks, min_samples=0),
+            "coverage": run_cov,
+            "annotate": run_ann,
+        },
+        repeats,
+    )
+    (t_dc, load_dc, ad), (t_cov, load_cov, _), (t_ann, load_ann, _) = (
+        best["deepcage"],
+        best["coverage"],
+        best["annotate"],
+    )
     ours = np.asarray(ad.layers["binary"])
     assert list(ad.var_names) == list(bins.index)
-
-    run_cov, parse_cov = _bedtools_coverage(bins_bed, genome_txt, files, tmp)
-    t_cov, _ = _best(run_cov, repeats)
     lab_cov = parse_cov(len(bins))
-    run_ann, parse_ann = _bedtools_annotate(bins_bed, files, tmp)
-    t_ann, _ = _best(run_ann, repeats)
     lab_ann = parse_ann(bins)
 
     for what, lab in (("coverage", lab_cov), ("annotate", lab_ann)):
@@ -151,9 +170,13 @@ def run_case(name, bins, files, *, genome_txt, tmp, repeats, dc) -> dict:
         f"[{name}] {len(files)} files, {n_peaks:,} peaks, {len(bins):,} bins, {ours.mean() * 100:.2f}% positive; "
         "labels identical"
     )
-    print(f"  deepcage binarize_peaks     {t_dc:8.3f} s")
-    print(f"  bedtools coverage -sorted   {t_cov:8.3f} s   ratio bedtools/deepcage {t_cov / t_dc:6.2f}x")
-    print(f"  bedtools annotate           {t_ann:8.3f} s   ratio bedtools/deepcage {t_ann / t_dc:6.2f}x")
+    print(f"  deepcage binarize_peaks     {t_dc:8.3f} s ({load_dc})")
+    print(
+        f"  bedtools coverage -sorted   {t_cov:8.3f} s ({load_cov})   ratio bedtools/deepcage {t_cov / t_dc:6.2f}x"
+    )
+    print(
+        f"  bedtools annotate           {t_ann:8.3f} s ({load_ann})   ratio bedtools/deepcage {t_ann / t_dc:6.2f}x"
+    )
     return {"case": name, "t_dc": t_dc, "t_bt": t_bt, "best": best, "ratio": t_bt / t_dc}
 
 

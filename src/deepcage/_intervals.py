@@ -16,6 +16,13 @@ def _sizes_by_key(chrom_sizes) -> dict[str, int]:
     return {canonical_chrom(c): int(n) for c, n in dict(chrom_sizes or {}).items()}
 
 
+def _row_keys(chroms: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Per row, the index of its contig among the distinct names, and their ``canonical_chrom`` keys (computed
+    once per distinct name: genome-wide tables have millions of rows and a few dozen contigs)."""
+    codes, uniques = pd.factorize(chroms)
+    return codes, [canonical_chrom(str(u)) for u in uniques]
+
+
 def _example(table: pd.DataFrame, mask: np.ndarray, sizes: dict[str, int] | None = None) -> str:
     i = int(np.flatnonzero(mask)[0])
     row = table.iloc[i]
@@ -41,16 +48,16 @@ def check_loci(table: pd.DataFrame, *, chrom_sizes=None, what: str = "the loci")
     sizes = _sizes_by_key(chrom_sizes)
     if not sizes:
         return
-    keys = table["chrom"].astype(str).map(canonical_chrom).to_numpy()
-    known = np.isin(keys, list(sizes))
+    codes, keys = _row_keys(table["chrom"])
+    known = np.array([k in sizes for k in keys], dtype=bool)[codes]
     if not known.all():
-        missing = sorted(set(table["chrom"].astype(str).to_numpy()[~known]))
+        missing = sorted({str(c) for c in table["chrom"].to_numpy()[~known]})
         raise ValueError(
             f"{what}: {int((~known).sum())} locus/loci on contig(s) {missing[:10]} that the model's genome does not "
             f"have (its contigs: {list(chrom_sizes)[:10]}{' ...' if len(sizes) > 10 else ''}). Are the loci from "
             "another assembly?"
         )
-    size = np.array([sizes[k] for k in keys], dtype=np.int64)
+    size = np.array([sizes[k] for k in keys], dtype=np.int64)[codes]
     past = end > size
     if past.any():
         raise ValueError(
@@ -65,8 +72,8 @@ def warn_past_contig_end(table: pd.DataFrame, chrom_sizes, what: str) -> None:
     sizes = _sizes_by_key(chrom_sizes)
     if not sizes or table.empty:
         return
-    keys = table["chrom"].astype(str).map(canonical_chrom).to_numpy()
-    size = np.array([sizes.get(k, np.iinfo(np.int64).max) for k in keys], dtype=np.int64)
+    codes, keys = _row_keys(table["chrom"])
+    size = np.array([sizes.get(k, np.iinfo(np.int64).max) for k in keys], dtype=np.int64)[codes]
     past = table["end"].to_numpy(np.int64) > size
     if past.any():
         warnings.warn(

@@ -112,3 +112,65 @@ def test_truncated_gzip(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.bed"):
         dc.io.read_bed(tmp_path / "nope.bed")
+
+
+def _intervals(path):
+    from deepcage.io._peaks import read_intervals
+
+    return read_intervals(path)
+
+
+def test_read_intervals_equals_read_bed_on_the_fast_path_and_the_fallback(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = []
+    for chrom in ("chr2", "chr10", "chr2", "chrUn_gl000220", "1"):  # unsorted contigs: several runs
+        for _ in range(50):
+            s = int(rng.integers(0, 10**9))
+            lines.append(f"{chrom}\t{s}\t{s + int(rng.integers(0, 500))}\tname\t5")
+    cases = {
+        "plain.bed": (lines, False),
+        "crlf.bed": ([line + "\r" for line in lines], False),  # Windows line ends
+        "gz.bed.gz": (lines, True),
+        "three.bed": ([line.split("\t", 3)[0] + "\t1\t2" for line in lines[:3]], False),
+        "headers.bed": (['track name="x"', "# comment", *lines], False),  # fallback: read_bed skips them
+        "names.bed": (["chrom\tstart\tend", *lines], False),
+    }
+    for name, (text, gz) in cases.items():
+        path = _write(tmp_path / name, text, gz=gz)
+        got = _intervals(path)
+        want = dc.io.read_bed(path)[["chrom", "start", "end"]]
+        assert list(got.columns) == ["chrom", "start", "end"]
+        assert got["chrom"].tolist() == want["chrom"].tolist(), name
+        np.testing.assert_array_equal(got["start"].to_numpy(), want["start"].to_numpy())
+        np.testing.assert_array_equal(got["end"].to_numpy(), want["end"].to_numpy())
+        assert got["start"].dtype == np.int64
+    # a final line without newline, and blank lines in between
+    path = tmp_path / "tail.bed"
+    path.write_text("chr1\t5\t9\n\nchr1\t10\t20")
+    assert _intervals(path)[["start", "end"]].to_numpy().tolist() == [[5, 9], [10, 20]]
+    assert len(_intervals(_write(tmp_path / "empty.bed", []))) == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("chr1\t-5\t10", "start/end must be integers|invalid interval"),
+        ("chr1\t50\t10", "invalid interval"),
+        ("chr1\t5", "expected at least 3"),
+        ("chr1 5 10", "expected at least 3"),
+        ("chr1\t5x\t10", "start/end must be integers"),
+    ],
+)
+def test_read_intervals_malformed_lines_name_file_and_line(tmp_path, line, match):
+    path = _write(tmp_path / "bad.bed", ["chr1\t1\t2", line])
+    with pytest.raises(ValueError, match=match) as err:
+        _intervals(path)
+    assert "bad.bed" in str(err.value)
+
+
+def test_read_intervals_truncated_gzip_is_reported(tmp_path):
+    data = gzip.compress(("\n".join(NP_LINES * 200) + "\n").encode())
+    path = tmp_path / "cut.bed.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"cut\.bed\.gz: the gzip stream is truncated"):
+        _intervals(path)

@@ -31,9 +31,9 @@ def _canonical_keys(chroms: pd.Series) -> np.ndarray:
 def _as_intervals(obj, *, what: str) -> pd.DataFrame:
     """A BED path or a DataFrame with ``chrom``/``start``/``end`` -> DataFrame (chrom str, start/end int64)."""
     if isinstance(obj, str | os.PathLike):
-        from ..io._peaks import read_bed
+        from ..io._peaks import read_intervals
 
-        df = read_bed(obj)
+        df = read_intervals(obj)
     elif isinstance(obj, pd.DataFrame):
         missing = {"chrom", "start", "end"} - set(obj.columns)
         if missing:
