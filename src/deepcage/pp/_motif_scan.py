@@ -227,7 +227,8 @@ def _torch_batch(motifs: _Motifs, length: int, device) -> int:
         return 256
     free, _ = torch.cuda.mem_get_info(device)
     widths, counts = np.unique(motifs.widths, return_counts=True)
-    per_seq = 4 * length * (4 + 1 + 2) + 4 * int((counts * (length - widths + 1)).max())
+    # codes (uint8 and int64), the one-hot and its transposed copy (float32), the largest convolution output
+    per_seq = 48 * length + 4 * int((counts * (length - widths + 1)).max())
     return int(max(1, min(65536, free // 2 // per_seq)))
 
 
