@@ -149,6 +149,8 @@ def test_read_intervals_equals_read_bed_on_the_fast_path_and_the_fallback(tmp_pa
     path.write_text("chr1\t5\t9\n\nchr1\t10\t20")
     assert _intervals(path)[["start", "end"]].to_numpy().tolist() == [[5, 9], [10, 20]]
     assert len(_intervals(_write(tmp_path / "empty.bed", []))) == 0
+    path.write_bytes("\ufeffchr1\t5\t9\r\n".encode())  # byte-order mark and CRLF
+    assert _intervals(path).to_numpy().tolist() == [["chr1", 5, 9]]
 
 
 @pytest.mark.parametrize(

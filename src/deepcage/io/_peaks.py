@@ -203,6 +203,8 @@ def _parse_bed3(raw: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     plain ``chrom<TAB>start<TAB>end[...]`` with ``0 <= start <= end`` (a header, a comment, an empty or
     non-digit field): the caller then reads the file line by line, which skips headers and reports errors.
     """
+    if raw.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark (files saved by Windows editors)
+        raw = raw[3:]
     if b"\r" in raw:
         raw = raw.replace(b"\r\n", b"\n")
         if b"\r" in raw:
