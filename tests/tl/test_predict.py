@@ -203,3 +203,70 @@ def test_cli_fit_and_predict(mdata, tmp_path):
         == 0
     )
     assert len(list((tmp_path / "bw").glob("*.bw"))) == mdata.n_obs
+
+
+def _shifted_assembly(model, adata, tmp_path, shift=500):
+    """The synthetic loci on a made-up assembly 'asmX' (every contig 500 bp longer at its start) and the chain
+    from asmX to the model's genome; the second half of chr3 is missing from the chain (cannot be lifted)."""
+    sizes = model.genome["chrom_sizes"]
+    blocks = []
+    for i, (chrom, size) in enumerate(sizes.items()):
+        n = size // 2 if chrom == "chr3" else size
+        blocks.append(
+            f"chain 1000 {chrom} {size + shift} + {shift} {shift + n} {chrom} {size} + 0 {n} {i + 1}\n{n}\n"
+        )
+    chain = tmp_path / "asmXToSynthetic.over.chain"
+    chain.write_text("\n".join(blocks) + "\n")
+    caller = adata.copy()
+    caller.var["start"] += shift
+    caller.var["end"] += shift
+    caller.var_names = [
+        f"{c}:{s}-{e}" for c, s, e in caller.var[["chrom", "start", "end"]].itertuples(index=False)
+    ]
+    caller.uns["deepcage"] = dict(
+        caller.uns["deepcage"], genome={"name": "asmX", "fasta": [], "chrom_sizes": {}}
+    )
+    lost = ((caller.var["chrom"] == "chr3") & (adata.var["end"].to_numpy() > sizes["chr3"] // 2)).to_numpy()
+    return chain, caller, lost
+
+
+def test_predict_loci_of_another_assembly(model, mdata, adata, tmp_path):
+    chain, caller, lost = _shifted_assembly(model, adata, tmp_path)
+    assert 0 < lost.sum() < len(lost)
+    with pytest.raises(
+        ValueError,
+        match=r"trained on genome 'synthetic' but adata uses 'asmX'.*dc\.pp\.liftover.*liftover='asmXToSynthetic'",
+    ):
+        dc.tl.predict(model, caller, progress=False)
+
+    dc.tl.predict(model, adata, progress=False)
+    want = adata.layers["deepcage"]
+    dc.tl.predict(model, caller, liftover=chain, progress=False)  # (a): results on the caller's loci
+    got = caller.layers["deepcage"]
+    assert got.shape == caller.shape
+    np.testing.assert_allclose(got[:, ~lost], want[:, ~lost], atol=1e-6)
+    assert np.isnan(got[:, lost]).all()
+    assert (caller.var["lifted_to"].to_numpy()[~lost] == adata.var_names.to_numpy()[~lost]).all()
+    assert (caller.var["lifted_to"].to_numpy()[lost] == "").all()
+    report = caller.uns["deepcage"]["predict"]["deepcage"]["liftover"]
+    assert report["n_dropped"] == lost.sum() and report["target_genome"] == "synthetic"
+    assert caller.uns["deepcage"]["genome"]["name"] == "asmX"  # the caller's data stay on their assembly
+
+    # (b) new samples' RNA on loci given by name
+    new = dc.tl.predict(
+        model, expr=mdata["rna"], loci=list(caller.var_names), liftover=str(chain), progress=False
+    )
+    ref = dc.tl.predict(model, expr=mdata["rna"], progress=False)[:, adata.var_names]
+    assert list(new.var_names) == list(caller.var_names) and list(new.obs_names) == list(ref.obs_names)
+    np.testing.assert_allclose(new.layers["deepcage"][:, ~lost], ref.layers["deepcage"][:, ~lost], atol=1e-6)
+    assert np.isnan(new.layers["deepcage"][:, lost]).all()
+
+    # a chain in the wrong direction, or towards another assembly, is refused with both names
+    backwards = tmp_path / "synthToAsmX.over.chain"
+    backwards.write_text(chain.read_text())
+    with pytest.raises(
+        ValueError, match=r"lifts from 'synth' to 'asmX', but the model was trained on 'synthetic'"
+    ):
+        dc.tl.predict(model, caller, liftover=backwards, progress=False)
+    with pytest.raises(ValueError, match="liftover= returns predictions in memory"):
+        dc.tl.predict(model, caller, liftover=chain, out=tmp_path / "p.h5ad")

@@ -190,6 +190,27 @@ def _ucsc_chromosome(assembly: str, chrom: str) -> Source:
     )
 
 
+def _blacklist(assembly: str) -> DataFile:
+    name = f"{assembly}-blacklist.v2.bed"
+    return DataFile(
+        f"annotation/{name}",
+        (Source(f"boyle-{name}.gz", _BLACKLIST.format(name=f"{name}.gz")),),
+        make=_gunzip,
+        note="decompressed",
+        origin="ENCODE blacklist v2, Amemiya et al. 2019 (Boyle-Lab/Blacklist)",
+    )
+
+
+def _chain(source: str, target: str, note: str) -> DataFile:
+    name = f"{source}To{target[0].upper()}{target[1:]}.over.chain.gz"
+    return DataFile(
+        f"annotation/{name}",
+        (Source(f"ucsc-{name}", _UCSC.format(path=f"{source}/liftOver/{name}")),),
+        note=note,
+        origin="UCSC liftOver chains",
+    )
+
+
 def _entries() -> list[DataFile]:
     out = []
     for cell, (commit, path) in _HEME_PEAKS.items():
@@ -240,42 +261,14 @@ def _entries() -> list[DataFile]:
             note="UCSC hg38 chr20 and chr21, each cut to its first 10 Mb (bgzip)",
             origin="UCSC hg38 (GRCh38); the example copy: google/deepvariant test data (BSD-3-Clause)",
         ),
-        DataFile(
-            "annotation/hg19-blacklist.v2.bed",
-            (Source("boyle-hg19-blacklist.v2.bed.gz", _BLACKLIST.format(name="hg19-blacklist.v2.bed.gz")),),
-            make=_gunzip,
-            note="decompressed (the example copy is gReLU's decompressed copy)",
-            origin="ENCODE blacklist v2, Amemiya et al. 2019 (Boyle-Lab/Blacklist)",
+        _blacklist("hg19"),
+        _blacklist("hg38"),
+        _chain(
+            "hg19",
+            "hg38",
+            note="the example copy is re-compressed (same chains, other gzip bytes): not pinned",
         ),
-        DataFile(
-            "annotation/hg38-blacklist.v2.bed",
-            (Source("boyle-hg38-blacklist.v2.bed.gz", _BLACKLIST.format(name="hg38-blacklist.v2.bed.gz")),),
-            make=_gunzip,
-            note="decompressed",
-            origin="ENCODE blacklist v2, Amemiya et al. 2019 (Boyle-Lab/Blacklist)",
-        ),
-        DataFile(
-            "annotation/hg19ToHg38.over.chain.gz",
-            (
-                Source(
-                    "ucsc-hg19ToHg38.over.chain.gz",
-                    _UCSC.format(path="hg19/liftOver/hg19ToHg38.over.chain.gz"),
-                ),
-            ),
-            note="the example copy is re-compressed (same chains, other gzip bytes), so the download is not pinned",
-            origin="UCSC liftOver chains",
-        ),
-        DataFile(
-            "annotation/hg38ToHg19.over.chain.gz",
-            (
-                Source(
-                    "ucsc-hg38ToHg19.over.chain.gz",
-                    _UCSC.format(path="hg38/liftOver/hg38ToHg19.over.chain.gz"),
-                ),
-            ),
-            note="not in the example data folder (download only)",
-            origin="UCSC liftOver chains",
-        ),
+        _chain("hg38", "hg19", note="not in the example data folder (download only)"),
         DataFile(
             "annotation/refGene_hg19_TSS.bed",
             (

@@ -249,12 +249,9 @@ def _read_intervals(data) -> tuple[pd.DataFrame, str]:
         reader = read_narrowpeak if ".narrowpeak" in name else read_bed
         return reader(data), str(data)
     if isinstance(data, pd.DataFrame):
-        missing = {"chrom", "start", "end"} - set(data.columns)
-        if missing:
-            raise ValueError(
-                f"The intervals need columns 'chrom', 'start', 'end'; missing {sorted(missing)} (columns: "
-                f"{list(data.columns)[:10]})."
-            )
+        from ._bins import _as_intervals
+
+        _as_intervals(data, what="intervals")  # names a missing column or an invalid interval
         return data, f"<DataFrame of {len(data)} intervals>"
     raise TypeError(
         "data must be a BED/narrowPeak path, a DataFrame with chrom/start/end, an AnnData or a MuData; "

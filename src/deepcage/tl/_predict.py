@@ -26,11 +26,15 @@ def _genome_name(rec) -> str:
 
 
 def _check_genome_name(model: DeepCAGE, name: str, where: str) -> None:
+    from ..pp._liftover import same_assembly
+
     want = _genome_name(model.genome)
-    if want and name and want != name:
+    if want and name and not same_assembly(want, name):
+        chain = f"{name}To{want[:1].upper()}{want[1:]}"
         raise ValueError(
             f"The model was trained on genome {want!r} but {where} uses {name!r}. Predictions on another assembly "
-            "would be wrong: lift the loci over (e.g. pyliftover) or use data on the model's genome."
+            f"would be wrong: lift the loci to {want!r} with dc.pp.liftover(data, {chain!r}), or pass "
+            f"liftover={chain!r} to dc.tl.predict to get the predictions on your {name!r} loci."
         )
 
 
@@ -434,6 +438,7 @@ def predict(
     batch_size: int = 256,
     chunk_size: int = 20000,
     out: str | os.PathLike | None = None,
+    liftover=None,
     progress: bool = True,
     copy: bool = False,
 ):
@@ -478,6 +483,13 @@ def predict(
         Loci per forward pass; loci per streamed chunk.
     out
         Stream to bigWig (directory or ``.bw``) or ``.h5ad`` instead of returning the matrix.
+    liftover
+        For loci on another assembly than the model's: a UCSC chain from their assembly to the model's (path,
+        name such as ``'hg38ToHg19'``, or :class:`pyliftover.LiftOver`). The loci are lifted
+        (:func:`deepcage.pp.liftover`), predicted, and the predictions are returned on **your** loci:
+        ``layers[key_added]`` has one column per given locus, NaN for the loci that could not be lifted (a warning
+        gives the count by reason); ``var['lifted_to']`` names the model-assembly locus used ('' when none) and
+        ``uns['deepcage']['predict'][key_added]['liftover']`` holds the liftover report. Not with ``out=``.
     progress
         Progress bar over chunks.
     copy
@@ -498,8 +510,36 @@ def predict(
     >>> dc.tl.predict(model, adata)  # doctest: +SKIP
     >>> new = dc.tl.predict(model, expr=rna_of_new_cell_types)  # doctest: +SKIP
     >>> dc.tl.predict(model, expr=rna, out="tracks/")  # one bigWig per sample  # doctest: +SKIP
+    >>> dc.tl.predict(model_hg19, adata_hg38, liftover="hg38ToHg19")  # doctest: +SKIP
     """
     _check_model(model)
+    if liftover is not None:
+        if out is not None:
+            raise ValueError(
+                "liftover= returns predictions in memory; for tracks lift the loci first (dc.pp.liftover)."
+            )
+        from ._predict_lifted import predict_lifted
+
+        run = {
+            "tf_key": tf_key,
+            "fill_missing": fill_missing,
+            "batch_size": batch_size,
+            "chunk_size": chunk_size,
+        }
+        return predict_lifted(
+            predict,
+            model,
+            adata,
+            expr=expr,
+            loci=loci,
+            chain=liftover,
+            genome=genome,
+            key_added=key_added,
+            motif_key=motif_key,
+            copy=copy,
+            progress=progress,
+            **run,
+        )
     ad = get_modality(adata, "atac") if adata is not None else None
     if ad is None and expr is None:
         raise ValueError("Pass adata (predict its samples) or expr= (new samples' expression).")
