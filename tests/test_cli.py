@@ -135,3 +135,17 @@ def test_help_and_version_answer_without_loading_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "prepare" in out and "predict" in out and "deepcage " in out
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_every_option_is_documented_on_the_cli_page():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    parser = build_parser()
+    for name, sub in parser._subparsers._group_actions[0].choices.items():
+        for action in sub._actions:
+            for opt in action.option_strings:
+                if opt.startswith("--") and opt not in ("--help", "--debug", "--threads", "--no-progress"):
+                    assert opt in page, f"deepcage {name} {opt} is not on docs/cli.md"
+    for opt in ("--debug", "--threads", "--no-progress", "--version"):
+        assert opt in page

@@ -78,5 +78,6 @@ def test_docs_build_without_warnings(tmp_path):
         assert (out / "tutorials" / f"{md.stem}.html").is_file(), f"tutorial {md.name} has no page"
         assert f"tutorials/{md.stem}.html" in tutorials_html, f"tutorial {md.name} not in the toctree"
 
-    # the citation of the method's paper is on the references page
-    assert "10.1093/bioinformatics/btx679" in (out / "references.html").read_text(encoding="utf-8")
+    # the citation of the method's paper (GPB 2022, not the 2018 Bioinformatics paper) is on the references page
+    references = (out / "references.html").read_text(encoding="utf-8")
+    assert "10.1016/j.gpb.2021.08.015" in references and "Genomics Proteomics Bioinformatics" in references
