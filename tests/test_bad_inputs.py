@@ -1258,3 +1258,35 @@ def test_sample_names_that_need_safe_file_names(trained, tmp_path):
     paths = dc.tl.predict(trained["model"], expr=rna, out=tmp_path / "tracks", progress=False)
     assert len(paths) == 2 and all(p.parent == tmp_path / "tracks" and p.exists() for p in paths)
     assert all("/" not in p.name and " " not in p.name for p in paths)
+
+
+def test_data_whose_recorded_fasta_moved(tmp_path, capsys):
+    """An .h5ad prepared on another machine: the FASTA path it records does not exist here."""
+    ad = dc.datasets.synthetic(n_samples=4, n_loci=60, n_tfs=3, n_test_samples=1, path=tmp_path / "g.fa")
+    ad.uns["deepcage"]["genome"] = dict(ad.uns["deepcage"]["genome"], fasta=["/data/old_server/hg38.fa"])
+    with pytest.raises(
+        FileNotFoundError, match=r"/data/old_server/hg38\.fa, which does not exist here.*--genome"
+    ):
+        dc.tl.fit(ad, preset="small", hidden=8, max_epochs=1, progress_bar=False)
+    path = tmp_path / "data.h5ad"
+    ad.write_h5ad(path)
+    code, err = _cli(["fit", path, tmp_path / "model", "--no-progress"], capsys)
+    assert code == 1 and "hg38.fa, which does not exist here" in err, err
+    code, _ = _cli(
+        [
+            "fit",
+            path,
+            tmp_path / "model",
+            "--genome",
+            tmp_path / "g.fa",
+            "--preset",
+            "small",
+            "--max-epochs",
+            "1",
+            "--hidden",
+            "8",
+            "--no-progress",
+        ],
+        capsys,
+    )
+    assert code == 0

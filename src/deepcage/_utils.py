@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -123,6 +124,13 @@ def resolve_genome(adata: AnnData | None, genome=None):
             raise ValueError(
                 "No genome given and none recorded in adata.uns['deepcage']['genome']. "
                 "Pass genome=dc.Genome('path/to/genome.fa.gz', name='hg38')."
+            )
+        moved = [f for f in fasta if not Path(f).exists()]
+        if moved:
+            raise FileNotFoundError(
+                f"The genome recorded in adata.uns['deepcage']['genome'] ({rec.get('name') or 'unnamed'}) is "
+                f"{moved[0]}, which does not exist here (the data was moved or made on another machine?). Pass "
+                "genome= with the FASTA file(s) (command line: --genome)."
             )
         genome = Genome(fasta, name=str(rec.get("name") or "") or None)
     elif not isinstance(genome, Genome):
