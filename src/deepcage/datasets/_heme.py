@@ -122,7 +122,7 @@ def heme(
         Return a MuData with ``'atac'`` and ``'rna'`` (all 12 RNA populations, raw counts).
     cache
         Keep the built AnnData in the deepcage cache folder (``$DEEPCAGE_CACHE``) and reuse it when the inputs
-        and options are unchanged; the motif scan is most of the build time (hg19 about 1 min, hg38 about 4x).
+        and options are unchanged; the motif scan is most of the build time (on 2 cores: hg19 ~12 s, hg38 ~42 s).
     progress
         Show progress bars.
 
