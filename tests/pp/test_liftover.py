@@ -209,10 +209,10 @@ def test_lifted_hg19_bins_carry_the_same_sequence_on_hg38(shared_data, hg19_geno
     ).sum(axis=1)
     assert (diff == 0).sum() >= 4_690 and diff.max() <= 1  # identical bins, or one corrected base
 
-    # 200 random lifted windows (the issue's spot check) are identical, and the check has power: the same
-    # windows one base off are not
-    pick = np.random.default_rng(0).choice(np.flatnonzero(mismatches == 0), 200, replace=False)
-    assert (mismatches[pick] == 0).all()
+    # the issue's spot check: 200 random lifted windows (0.7 % of all differ; with this seed 3 of the 200 do, near
+    # GRCh38's corrections), and the check has power: the same windows one base off differ in most of their bases
+    pick = np.random.default_rng(0).choice(len(out), 200, replace=False)
+    assert (mismatches[pick] == 0).sum() >= 197
     shifted = hg38_genome.windows(
         out["chrom"].iloc[pick], (out["start"] + out["end"]).iloc[pick] // 2 + 1, 1000
     )
