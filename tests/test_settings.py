@@ -59,6 +59,14 @@ def test_lightning_lines_print_once_without_tips(capsys):
     handler = logging.StreamHandler(sys.stderr)
     root.addHandler(handler)  # as in Jupyter or after logging.basicConfig
     log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    # Lightning's own console handler keeps the stderr of import time (another test's capture): point it here
+    own = [h for name in ("lightning", "lightning.pytorch") for h in logging.getLogger(name).handlers]
+    streams = [h.stream for h in own]
+    for h in own:
+        h.stream = sys.stderr
+    levels = {n: logging.getLogger(n).level for n in ("lightning", "lightning.pytorch")}
+    for n in levels:
+        logging.getLogger(n).setLevel(logging.INFO)
     try:
         with quiet_lightning():
             log.info("GPU available: False")
@@ -66,6 +74,10 @@ def test_lightning_lines_print_once_without_tips(capsys):
         log.info("after")
     finally:
         root.removeHandler(handler)
+        for h, stream in zip(own, streams):
+            h.stream = stream
+        for n, level in levels.items():
+            logging.getLogger(n).setLevel(level)
     err = capsys.readouterr().err
     assert err.count("GPU available") == 1
     assert "Tip" not in err
