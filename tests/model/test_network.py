@@ -105,3 +105,79 @@ def test_bad_options():
         DeepCAGENet(4, seq_len=50)
     with pytest.raises(TypeError, match="Unknown trunk option"):
         DeepCAGENet(4, filters=3)
+
+
+# ---------------------------------------------------------------------------- reference prior, delta expression
+def _prior_net(n_tfs=6, n_ref=4, **kw):
+    from deepcage.model._network import DeepCAGENet
+
+    net = DeepCAGENet(n_tfs, preset="small", hidden=16, prior=True, delta_expression=True, n_ref=n_ref, **kw)
+    g = torch.Generator().manual_seed(1)
+    net.set_reference(torch.rand(n_ref, n_tfs, generator=g) * 5, temperature=0.1)
+    return net.eval()
+
+
+def test_knn_weights_are_a_softmax_of_correlations_without_self():
+    import numpy as np
+
+    from deepcage.model._network import knn_weights
+
+    g = torch.Generator().manual_seed(0)
+    ref = torch.rand(5, 7, generator=g, dtype=torch.float64)
+    query = torch.rand(3, 7, generator=g, dtype=torch.float64)
+    w = knn_weights(query, ref, 0.2)
+    corr = np.corrcoef(np.vstack([query.numpy(), ref.numpy()]))[:3, 3:]
+    expected = np.exp(corr / 0.2) / np.exp(corr / 0.2).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(w.numpy(), expected, rtol=1e-10)
+    loo = knn_weights(ref, ref, 0.2, torch.arange(5))
+    assert torch.all(loo.diagonal() == 0)
+    torch.testing.assert_close(loo.sum(1), torch.ones(5, dtype=torch.float64))
+    partly = knn_weights(ref[:2], ref, 0.2, torch.tensor([1, -1]))  # -1: not a reference sample
+    assert partly[0, 1] == 0 and (partly[1] > 0).all()
+
+
+def test_prior_network_starts_as_the_knn_prior():
+    net = _prior_net()
+    with torch.no_grad():  # silence the learnt head: what is left is the kNN logit passed to the output
+        net.out.weight.zero_()
+        net.out.bias.zero_()
+    codes, motif, expr = _inputs(n_loci=5, n_samples=3)
+    ref_y = torch.randint(0, 2, (5, 4)).float()
+    out = net(codes, motif, expr, ref_y=ref_y)
+    knn = ref_y @ net.reference_weights(expr).T
+    torch.testing.assert_close(out, torch.logit(knn.clamp(0.01, 0.99)))
+
+
+def test_prior_ignores_labels_of_unlabelled_loci_and_of_the_sample_itself():
+    net = _prior_net()
+    codes, motif, expr = _inputs(n_loci=5, n_samples=4)
+    ref_y = torch.randint(0, 2, (5, 4)).float()
+    has_ref = torch.tensor([True, True, False, True, False])
+    own = torch.arange(4)  # sample k is reference k: left out of its own prior
+    out = net(codes, motif, expr, ref_y=ref_y, has_ref=has_ref, self_index=own)
+    flipped = ref_y.clone()
+    flipped[~has_ref] = 1 - flipped[~has_ref]
+    torch.testing.assert_close(net(codes, motif, expr, ref_y=flipped, has_ref=has_ref, self_index=own), out)
+    other = ref_y.clone()
+    other[:, 2] = 1 - other[:, 2]  # reference sample 2's labels: only sample 2 must not see them
+    changed = net(codes, motif, expr, ref_y=other, has_ref=has_ref, self_index=own)
+    torch.testing.assert_close(changed[:, 2], out[:, 2])
+    assert not torch.allclose(changed[has_ref][:, [0, 1, 3]], out[has_ref][:, [0, 1, 3]])
+    # no reference labels at all = every locus unlabelled
+    none = net(codes, motif, expr, self_index=own)
+    torch.testing.assert_close(none[~has_ref], out[~has_ref])
+
+
+def test_delta_expression_needs_the_expression_branch_and_references():
+    from deepcage.model._network import DeepCAGENet
+
+    with pytest.raises(ValueError, match="expression branch"):
+        DeepCAGENet(6, preset="small", use_expression=False, delta_expression=True, n_ref=3)
+    with pytest.raises(ValueError, match="n_ref"):
+        DeepCAGENet(6, preset="small", prior=True, n_ref=1)
+    with pytest.raises(NotImplementedError):
+        _prior_net().forward_pairs(*_inputs())
+    net = DeepCAGENet(6, preset="small", hidden=16)
+    assert "prior" not in net.config  # the published network's saved config is unchanged
+    with pytest.raises(ValueError, match="no reference"):
+        net.set_reference(torch.zeros(3, 6), 0.1)

@@ -142,3 +142,67 @@ def test_baseline_errors():
         dc.tl.baselines(adata, methods=["expression"])
     with pytest.raises(KeyError, match="dc.tl.baselines"):
         dc.tl.compare(adata)
+
+
+def _clustered(seed=0, n_types=3, per_type=5, n_var=400):
+    """Samples of a few cell types: same-type samples share expression and most open loci."""
+    rng = np.random.default_rng(seed)
+    n_obs = n_types * per_type
+    kind = np.repeat(np.arange(n_types), per_type)
+    centres = rng.gamma(2.0, 2.0, (n_types, 30))
+    expr = centres[kind] * rng.lognormal(0, 0.1, (n_obs, 30))
+    open_in = rng.random((n_types, n_var)) < 0.2
+    y = (open_in[kind] ^ (rng.random((n_obs, n_var)) < 0.05)).astype(np.uint8)
+    names = [f"s{i}" for i in range(n_obs)]
+    split = np.where(np.arange(n_obs) % per_type == 0, "test", "train")
+    adata = AnnData(X=y.astype(np.float32), obs=pd.DataFrame({"split": split}, index=names))
+    adata.layers["binary"] = y
+    adata.var["split"] = "train"
+    rna = pd.DataFrame(expr * 100, index=names, columns=[f"G{i}" for i in range(30)])
+    dc.pp.tf_expression(adata, rna, tfs=list(rna.columns), units="tpm")
+    return adata, rna
+
+
+def test_expression_knn_follows_similar_training_samples():
+    adata, rna = _clustered()
+    dc.tl.baselines(adata, methods=["expression_knn", "locus_mean"])
+    rec = adata.uns["deepcage"]["baselines"]["expression_knn"]
+    assert rec["temperature"] in dc.tl._knn.DEFAULT_TEMPERATURES
+    table = dc.tl.compare(adata, loci="all").query("level == 'sample' and locus_class == 'all'")
+    ap = table.set_index("method")["average_precision"]
+    # same-type training samples predict a held-out sample far better than the mean over all types
+    assert ap["baseline_expression_knn"] > ap["baseline_locus_mean"] + 0.2
+    # a training sample is predicted from the OTHER training samples: not a copy of its own labels
+    train = np.flatnonzero(adata.obs["split"] == "train")
+    pred = adata.layers["baseline_expression_knn"][train]
+    assert not np.allclose(pred, adata.layers["binary"][train], atol=0.05)
+    # with the whole transcriptome as similarity: the same ranking of types
+    dc.tl.baselines(adata, methods=["expression_knn"], knn_expr=rna, key_prefix="tx_")
+    assert adata.uns["deepcage"]["baselines"]["expression_knn"]["similarity"].startswith("transcriptome")
+    with pytest.raises(ValueError, match="knn_expr has no row"):
+        dc.tl.baselines(adata, methods=["expression_knn"], knn_expr=rna.iloc[:3])
+
+
+def test_predict_baseline_for_rna_only_samples_equals_the_in_adata_baseline():
+    adata, rna = _clustered(seed=1)
+    dc.tl.baselines(adata, methods=["expression_knn", "locus_mean"])
+    test = adata.obs_names[adata.obs["split"] == "test"]
+    for method in ("expression_knn", "locus_mean"):
+        new = dc.tl.predict_baseline(adata, rna.loc[test], method=method)
+        assert list(new.obs_names) == list(test)
+        np.testing.assert_allclose(
+            new.layers[f"baseline_{method}"], adata[test].layers[f"baseline_{method}"], rtol=1e-5, atol=1e-6
+        )
+    with pytest.raises(ValueError, match="predict_baseline offers"):
+        dc.tl.predict_baseline(adata, rna, method="motif")
+    bare = adata.copy()
+    del bare.uns["deepcage"]["tf_reference"]
+    with pytest.raises(ValueError, match="no TF-expression reference"):
+        dc.tl.predict_baseline(bare, rna)
+
+
+def test_choose_temperature_needs_three_references():
+    from deepcage.tl._knn import choose_temperature
+
+    with pytest.raises(ValueError, match="at least 3"):
+        choose_temperature(np.ones((2, 4)), np.ones((2, 10)))

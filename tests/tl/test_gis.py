@@ -162,6 +162,7 @@ def test_trained_model_evaluation_pipeline(trained, tmp_path):
     assert set(table["method"]) == {
         "deepcage",
         "baseline_expression",
+        "baseline_expression_knn",
         "baseline_locus_mean",
         "baseline_motif",
     }

@@ -77,6 +77,11 @@ class DeepCAGE:
     sample_expr
         Normalised TF expression (samples x TFs) of the samples of the training AnnData (training and held-out),
         so that :func:`deepcage.tl.variant_effect` can use them by name.
+    ref_labels
+        Models with the reference prior (``fit(prior='knn')``): loci x training samples DataFrame of the training
+        samples' observed values at the loci they were trained or validated on (NaN rows: loci without labels,
+        e.g. held-out test loci). New samples are predicted at a locus together with what these samples show
+        there; loci not in it are predicted from sequence and expression alone.
     task
         ``'classification'`` or ``'regression'``.
     params
@@ -98,6 +103,7 @@ class DeepCAGE:
         motifs: list | None = None,
         motif_db: str | None = None,
         sample_expr: pd.DataFrame | None = None,
+        ref_labels: pd.DataFrame | None = None,
         params: dict | None = None,
         history: pd.DataFrame | None = None,
         version: str | None = None,
@@ -114,6 +120,13 @@ class DeepCAGE:
         self.motifs = motifs
         self.motif_db = motif_db
         self.sample_expr = sample_expr
+        if getattr(network, "prior", False) and ref_labels is None:
+            raise ValueError("This network reads reference labels (prior=True): pass ref_labels.")
+        if ref_labels is not None and ref_labels.shape[1] != network.n_ref:
+            raise ValueError(
+                f"ref_labels has {ref_labels.shape[1]} reference samples; the network has {network.n_ref}."
+            )
+        self.ref_labels = ref_labels
         self.task = network.task
         self.params = dict(params or {})
         self.history_ = history if history is not None else pd.DataFrame()
@@ -144,6 +157,8 @@ class DeepCAGE:
         *,
         batch_size: int = 256,
         device: str | torch.device | None = None,
+        loci=None,
+        samples=None,
     ) -> np.ndarray:
         """Predictions for every (locus, sample) pair from plain arrays.
 
@@ -160,6 +175,12 @@ class DeepCAGE:
             Loci per forward pass (each with all samples).
         device
             Torch device; default: where the network is.
+        loci
+            Names (``chr:start-end``) of the loci, for models with the reference prior: loci found in
+            :attr:`ref_labels` are predicted with the training samples' labels there, others (or all, when
+            None) from sequence and expression alone.
+        samples
+            Names of the samples: a training sample is left out of its own reference (as in training).
 
         Returns
         -------
@@ -189,6 +210,10 @@ class DeepCAGE:
         net.eval()
         out = np.empty((motif.shape[0], expr.shape[0]), dtype=np.float32)
         x_expr = torch.from_numpy(expr).to(device)
+        ref_y, has_ref, self_index = self.reference_inputs(loci, samples, motif.shape[0], expr.shape[0])
+        ref = {}
+        if self_index is not None:
+            ref["self_index"] = torch.from_numpy(self_index).to(device)
         try:
             with torch.inference_mode(), torch_threads():
                 for lo in range(0, motif.shape[0], batch_size):
@@ -197,13 +222,54 @@ class DeepCAGE:
                     if seq is not None:
                         chunk = torch.from_numpy(np.ascontiguousarray(seq[lo:hi])).to(device)
                         x_seq = codes_to_onehot(chunk) if chunk.dim() == 2 else chunk.float()
-                    y = net(x_seq, torch.from_numpy(motif[lo:hi]).to(device), x_expr).float()
+                    if ref_y is not None:
+                        ref["ref_y"] = torch.from_numpy(ref_y[lo:hi]).to(device)
+                        ref["has_ref"] = torch.from_numpy(has_ref[lo:hi]).to(device)
+                    y = net(x_seq, torch.from_numpy(motif[lo:hi]).to(device), x_expr, **ref).float()
                     if self.task == "classification":
                         y = torch.sigmoid(y)
                     out[lo:hi] = y.cpu().numpy()
         finally:
             net.train(was_training)
         return out
+
+    @property
+    def reference_samples(self) -> list[str]:
+        """Names of the training samples the reference prior reads (empty without it)."""
+        if self.ref_labels is None:
+            return []
+        return [str(c) for c in self.ref_labels.columns]
+
+    def reference_inputs(self, loci, samples, n_loci: int, n_samples: int):
+        """Reference labels ``(n_loci, n_ref)``, which loci have them, and each sample's own reference index.
+
+        ``(None, None, None)`` for the published network. Loci are matched by name to :attr:`ref_labels`;
+        samples by name to :attr:`reference_samples` (-1: not a training sample).
+        """
+        net = self.network
+        if not (getattr(net, "prior", False) or getattr(net, "delta_expression", False)):
+            return None, None, None
+        self_index = np.full(n_samples, -1, dtype=np.int64)
+        if samples is not None:
+            if len(samples) != n_samples:
+                raise ValueError(f"{len(samples)} sample names for {n_samples} rows of expression.")
+            self_index = pd.Index(self.reference_samples).get_indexer(pd.Index(list(map(str, samples))))
+            self_index = self_index.astype(np.int64)
+        if not net.prior:
+            return None, None, self_index
+        ref_y = np.zeros((n_loci, net.n_ref), dtype=np.float32)
+        has_ref = np.zeros(n_loci, dtype=bool)
+        if loci is not None:
+            if len(loci) != n_loci:
+                raise ValueError(f"{len(loci)} locus names for {n_loci} rows of motif scores.")
+            pos = self.ref_labels.index.get_indexer(pd.Index(list(map(str, loci))))
+            found = pos >= 0
+            values = self.ref_labels.to_numpy(dtype=np.float32)[pos[found]]
+            ok = np.isfinite(values).all(axis=1)
+            rows = np.flatnonzero(found)[ok]
+            ref_y[rows] = values[ok]
+            has_ref[rows] = True
+        return ref_y, has_ref, self_index
 
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -280,6 +346,11 @@ class DeepCAGE:
         self.history_.to_csv(folder / "history.csv", index_label="epoch")
         if self.sample_expr is not None:
             self.sample_expr.to_csv(folder / "sample_expr.csv", index_label="sample")
+        if self.ref_labels is not None:
+            np.save(folder / "ref_labels.npy", self.ref_labels.to_numpy(dtype=np.float32))
+            pd.Series(self.reference_samples).to_csv(
+                folder / "ref_samples.csv", index=False, header=["sample"]
+            )
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> DeepCAGE:
@@ -333,9 +404,14 @@ class DeepCAGE:
         sample_expr = None
         if (path / "sample_expr.csv").is_file():
             sample_expr = _read_table(path / "sample_expr.csv", "sample")
+        ref_labels = _read_npy(path / "ref_labels.npy", loci)
+        if ref_labels is not None:
+            ref_samples = _read_table(path / "ref_samples.csv", "sample").index
+            ref_labels = pd.DataFrame(ref_labels, index=loci.index, columns=list(ref_samples))
         return cls(
             net,
             sample_expr=sample_expr,
+            ref_labels=ref_labels,
             tfs=meta["tfs"],
             tf_reference=ref,
             genome=meta.get("genome"),

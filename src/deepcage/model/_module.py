@@ -128,6 +128,7 @@ class DeepCAGEModule(pl.LightningModule):
         pos_weight: float | None = None,
         samples_per_batch: int | None = None,
         seed: int = 0,
+        prior_dropout: float = 0.0,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -136,12 +137,14 @@ class DeepCAGEModule(pl.LightningModule):
         self.task = self.net.task
         self.samples_per_batch = samples_per_batch
         self.seed = seed
+        self.prior_dropout = float(prior_dropout)
         self.loader_generator: torch.Generator | None = None  # the training loader's shuffling stream
         self.train_data: PairData | None = None
         self.val_data: PairData | None = None
         self.device_cache = False
         self._val_out: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._sample_gen: torch.Generator | None = None
+        self._prior_gen: torch.Generator | None = None
         self._train_sum, self._train_n = 0.0, 0
         self.history: list[dict] = []
         self.has_val = True
@@ -169,15 +172,37 @@ class DeepCAGEModule(pl.LightningModule):
             return F.binary_cross_entropy_with_logits(out, y, pos_weight=pw)
         return F.mse_loss(out, y)
 
+    def _reference(self, y: torch.Tensor, pick: torch.Tensor | None, *, dropout: float) -> dict:
+        """Reference-prior inputs of a batch: the training samples are the reference, each left out of its own.
+
+        A random ``dropout`` fraction of the loci lose their reference labels, so the network also learns to
+        predict loci that no training sample has labels for (novel loci).
+        """
+        if not self.net.prior and not self.net.delta_expression:
+            return {}
+        n_ref = y.shape[1]
+        self_index = torch.arange(n_ref, device=y.device) if pick is None else pick
+        if not self.net.prior:
+            return {"self_index": self_index}
+        has_ref = None
+        if dropout > 0:
+            if self._prior_gen is None:
+                self._prior_gen = torch.Generator().manual_seed(self.seed + 7919 + self.global_rank)
+            has_ref = (torch.rand(y.shape[0], generator=self._prior_gen) >= dropout).to(y.device)
+        return {"ref_y": y, "has_ref": has_ref, "self_index": self_index}
+
     def training_step(self, batch, batch_idx):
         codes, motif, expr, y = self._inputs(batch, self.train_data)
         k = self.samples_per_batch
+        pick = None
         if k is not None and k < expr.shape[0]:
             if self._sample_gen is None:
                 self._sample_gen = torch.Generator().manual_seed(self.seed + self.global_rank)
             pick = torch.randperm(expr.shape[0], generator=self._sample_gen)[:k].to(expr.device)
+        ref = self._reference(y, pick, dropout=self.prior_dropout)
+        if pick is not None:
             expr, y = expr[pick], y[:, pick]
-        out = self.net(codes_to_onehot(codes) if self.net.use_sequence else None, motif, expr)
+        out = self.net(codes_to_onehot(codes) if self.net.use_sequence else None, motif, expr, **ref)
         loss = self._loss(out.float(), y.float())
         self._train_sum += float(loss.detach()) * y.numel()
         self._train_n += y.numel()
@@ -195,7 +220,12 @@ class DeepCAGEModule(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         codes, motif, expr, y = self._inputs(batch, self.val_data)
-        out = self.net(codes_to_onehot(codes) if self.net.use_sequence else None, motif, expr).float()
+        out = self.net(
+            codes_to_onehot(codes) if self.net.use_sequence else None,
+            motif,
+            expr,
+            **self._reference(y, None, dropout=0.0),
+        ).float()
         self._val_out.append((out.detach().flatten(), y.detach().flatten().float()))
 
     def on_validation_epoch_start(self) -> None:
@@ -244,6 +274,7 @@ class DeepCAGEModule(pl.LightningModule):
             "python": random.getstate(),
             "loader": self.loader_generator.get_state() if self.loader_generator is not None else None,
             "samples": self._sample_gen.get_state() if self._sample_gen is not None else None,
+            "prior": self._prior_gen.get_state() if self._prior_gen is not None else None,
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -260,6 +291,9 @@ class DeepCAGEModule(pl.LightningModule):
         if rng["samples"] is not None:
             self._sample_gen = torch.Generator()
             self._sample_gen.set_state(rng["samples"])
+        if rng.get("prior") is not None:
+            self._prior_gen = torch.Generator()
+            self._prior_gen.set_state(rng["prior"])
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr)

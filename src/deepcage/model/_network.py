@@ -3,11 +3,27 @@
 Shapes
 ------
 ``onehot`` ``(B_loci, 4, L)``, ``motif`` ``(B_loci, T)``, ``expr`` ``(B_samples, T)`` -> logits ``(B_loci, B_samples)``.
+With the reference prior (``prior=True``) also ``ref_y`` ``(B_loci, R)``: the labels of the R reference (training)
+samples at each locus.
 
 The sequence trunk does not depend on the sample, so it runs **once per locus** and its features are broadcast
 over the samples of the batch. Because the first fully connected layer acts on ``concat(s, e)``,
 ``FC(concat(s, e)) = W_s s + W_e e + b``: the sequence half ``W_s s + b`` is computed per locus and added to
 the expression half ``W_e (motif_l * expr_k)`` of every (locus, sample) pair.
+
+Two options go beyond the published network; both are off in a bare ``DeepCAGENet`` and chosen by
+:func:`deepcage.tl.fit` (see its ``prior`` and ``delta_expression``):
+
+``prior=True``
+    The network also reads what the training (reference) samples show at the locus: their labels averaged with
+    weights ``softmax(corr(g_k, g_j) / tau)`` over reference samples ``j`` (the expression-kNN prediction) and
+    their plain mean, both as logits, plus a flag for loci without reference labels (novel loci). The kNN logit
+    is also added to the output, so the network learns a **residual** over what RNA similarity alone predicts.
+    During training the sample itself is left out of its own reference (``self_index``), so training looks like
+    the unseen-cell-type case the model is for.
+``delta_expression=True``
+    A second expression input ``motif_l * (g_k - sum_j w_kj g_j)``: how the sample's TFs differ from those of
+    the reference samples it resembles, per motif at the locus.
 """
 
 from __future__ import annotations
@@ -18,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["PRESETS", "DeepCAGENet", "codes_to_onehot"]
+__all__ = ["PRESETS", "DeepCAGENet", "codes_to_onehot", "knn_weights"]
 
 #: Trunk presets. ``paper``: the DeepCAGE architecture (160 filters of width 15, three 5-layer DenseNet blocks
 #: with growth 32, transitions of 160 filters of width 12). ``small``: a narrow trunk that trains on a CPU in
@@ -56,6 +72,29 @@ PRESETS: dict[str, dict[str, Any]] = {
         "conv_dropout": 0.1,
     },
 }
+
+
+_N_PRIOR = 3  # prior features: kNN logit, reference-mean logit, no-reference flag
+
+
+def knn_weights(expr, ref, temperature, self_index=None):
+    """``softmax_j(corr(expr_k, ref_j) / temperature)``: ``(n, n_ref)`` weights over reference rows (torch).
+
+    Pearson correlation over the TF columns; ``self_index[k] >= 0`` excludes reference row ``self_index[k]``
+    from row ``k`` (leave-one-out). Shared by the network's prior and :func:`deepcage.tl.baselines`'
+    ``'expression_knn'``, so both weigh the training samples the same way.
+    """
+    zq = expr - expr.mean(dim=1, keepdim=True)
+    zr = ref - ref.mean(dim=1, keepdim=True)
+    zq = zq / zq.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    zr = zr / zr.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    logits = (zq @ zr.T) / temperature
+    if self_index is not None:
+        own = self_index >= 0
+        if own.any():
+            rows = torch.nonzero(own).squeeze(1)
+            logits = logits.index_put((rows, self_index[rows]), logits.new_tensor(float("-inf")))
+    return torch.softmax(logits, dim=1)
 
 
 def codes_to_onehot(codes: torch.Tensor) -> torch.Tensor:
@@ -111,6 +150,15 @@ class DeepCAGENet(nn.Module):
         Switch a branch off (ablation). At least one must stay on.
     dropout
         Dropout after the fully connected layer.
+    prior
+        Read the reference samples' labels at each locus (expression-kNN prior, see the module docstring). Needs
+        ``n_ref`` and :meth:`set_reference`.
+    delta_expression
+        Add the expression-difference input ``motif * (g - kNN average of the reference expression)``.
+    n_ref
+        Number of reference samples (the training samples) for ``prior`` / ``delta_expression``.
+    prior_eps
+        kNN and mean priors are clipped to ``[prior_eps, 1 - prior_eps]`` before the logit.
 
     Input standardisation (buffers ``motif_mean``, ``motif_std``, ``expr_mean``, ``expr_std``; see
     :meth:`set_input_scaling`) is fit by :func:`deepcage.tl.fit` and saved with the weights.
@@ -135,6 +183,10 @@ class DeepCAGENet(nn.Module):
         use_sequence: bool = True,
         use_expression: bool = True,
         dropout: float = 0.5,
+        prior: bool = False,
+        delta_expression: bool = False,
+        n_ref: int = 0,
+        prior_eps: float = 0.01,
         **trunk: Any,
     ):
         super().__init__()
@@ -142,8 +194,12 @@ class DeepCAGENet(nn.Module):
             raise ValueError(f"preset={preset!r}; choose one of {sorted(PRESETS)}.")
         if task not in ("classification", "regression"):
             raise ValueError(f"task={task!r}; choose 'classification' or 'regression'.")
-        if not (use_sequence or use_expression):
+        if not (use_sequence or use_expression or prior):
             raise ValueError("use_sequence and use_expression cannot both be False: nothing would be learnt.")
+        if delta_expression and not use_expression:
+            raise ValueError("delta_expression=True needs the expression branch (use_expression=True).")
+        if (prior or delta_expression) and n_ref < 2:
+            raise ValueError(f"prior / delta_expression need n_ref >= 2 reference samples, got {n_ref}.")
         unknown = set(trunk) - set(PRESETS["paper"])
         if unknown:
             raise TypeError(f"Unknown trunk option(s) {sorted(unknown)}; valid: {sorted(PRESETS['paper'])}.")
@@ -159,11 +215,22 @@ class DeepCAGENet(nn.Module):
             "dropout": float(dropout),
             **trunk,
         }
+        if prior or delta_expression:  # only then: configs of paper-network models stay as they were
+            self.config.update(
+                prior=bool(prior),
+                delta_expression=bool(delta_expression),
+                n_ref=int(n_ref),
+                prior_eps=float(prior_eps),
+            )
         self.n_tfs = int(n_tfs)
         self.seq_len = int(seq_len)
         self.task = task
         self.use_sequence = bool(use_sequence)
         self.use_expression = bool(use_expression)
+        self.prior = bool(prior)
+        self.delta_expression = bool(delta_expression)
+        self.n_ref = int(n_ref)
+        self.prior_eps = float(prior_eps)
 
         self.first_conv = None
         if self.use_sequence:
@@ -219,6 +286,19 @@ class DeepCAGENet(nn.Module):
         self.register_buffer("motif_std", torch.ones(self.n_tfs))
         self.register_buffer("expr_mean", torch.zeros(self.n_tfs))
         self.register_buffer("expr_std", torch.ones(self.n_tfs))
+        if self.prior or self.delta_expression:
+            self.register_buffer("ref_expr", torch.zeros(self.n_ref, self.n_tfs))
+            self.register_buffer("knn_temperature", torch.tensor(0.05))
+        if self.delta_expression:
+            self.fc_delta = nn.Linear(self.n_tfs, hidden, bias=False)
+        if self.prior:
+            self.fc_prior = nn.Linear(_N_PRIOR, hidden, bias=False)
+            # the kNN logit passes straight to the output: the network starts as the expression-kNN and learns
+            # a residual over it
+            self.prior_out = nn.Linear(_N_PRIOR, 1, bias=False)
+            with torch.no_grad():
+                self.prior_out.weight.zero_()
+                self.prior_out.weight[0, 0] = 1.0
 
     # ------------------------------------------------------------------ parts
     def set_input_scaling(self, motif_mean, motif_std, expr_mean, expr_std) -> None:
@@ -238,6 +318,48 @@ class DeepCAGENet(nn.Module):
             if name.endswith("std"):
                 t = t.clamp_min(1e-6)
             getattr(self, name).copy_(t)
+
+    def set_reference(self, ref_expr, temperature: float) -> None:
+        """Store the reference samples' normalised TF expression ``(n_ref, T)`` and the kNN temperature."""
+        if not hasattr(self, "ref_expr"):
+            raise ValueError("This network has no reference (prior=False and delta_expression=False).")
+        ref = torch.as_tensor(ref_expr, dtype=torch.float32)
+        if tuple(ref.shape) != tuple(self.ref_expr.shape):
+            raise ValueError(f"ref_expr must be {tuple(self.ref_expr.shape)}, got {tuple(ref.shape)}.")
+        if not temperature > 0:
+            raise ValueError(f"The kNN temperature must be positive, got {temperature}.")
+        self.ref_expr.copy_(ref)
+        self.knn_temperature.fill_(float(temperature))
+
+    def reference_weights(self, expr: torch.Tensor, self_index: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B_samples, n_ref)`` weights ``softmax_j(corr(g_k, g_j) / temperature)`` over reference samples.
+
+        ``self_index[k] >= 0`` leaves reference sample ``self_index[k]`` out of sample ``k``'s weights (the
+        sample itself, during training or when a training sample is predicted).
+        """
+        return knn_weights(expr.float(), self.ref_expr, self.knn_temperature, self_index)
+
+    def _prior_features(self, ref_y, has_ref, w, self_index) -> torch.Tensor:
+        """``(B_loci, B_samples, 3)``: kNN prior, reference mean (logits for classification), no-reference flag."""
+        ref_y = ref_y.float()
+        n_loci, n_samples = ref_y.shape[0], w.shape[0]
+        knn = ref_y @ w.T
+        total = ref_y.sum(dim=1, keepdim=True).expand(n_loci, n_samples)
+        n = torch.full((n_samples,), float(self.n_ref), device=ref_y.device)
+        if self_index is not None:
+            own = self_index >= 0
+            total = total - ref_y[:, self_index.clamp_min(0)] * own[None, :].float()
+            n = n - own.float()
+        mean = total / n[None, :]
+        if self.task == "classification":
+            eps = self.prior_eps
+            knn, mean = torch.logit(knn.clamp(eps, 1 - eps)), torch.logit(mean.clamp(eps, 1 - eps))
+        feats = torch.stack([knn, mean], dim=-1)
+        if has_ref is None:
+            has_ref = torch.ones(n_loci, dtype=torch.bool, device=ref_y.device)
+        has = has_ref.float()[:, None, None]
+        missing = (1.0 - has).expand(n_loci, n_samples, 1)
+        return torch.cat([feats * has, missing], dim=-1)
 
     def _expr(self, expr: torch.Tensor) -> torch.Tensor:
         return (expr.float() - self.expr_mean) / self.expr_std
@@ -264,7 +386,15 @@ class DeepCAGENet(nn.Module):
         return self.out(h).reshape(shape)
 
     # ------------------------------------------------------------------ forward
-    def forward(self, onehot: torch.Tensor | None, motif: torch.Tensor, expr: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        onehot: torch.Tensor | None,
+        motif: torch.Tensor,
+        expr: torch.Tensor,
+        ref_y: torch.Tensor | None = None,
+        has_ref: torch.Tensor | None = None,
+        self_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Logits (classification) or values (regression) for every (locus, sample) pair.
 
         Parameters
@@ -276,28 +406,60 @@ class DeepCAGENet(nn.Module):
             ``(B_loci, T)`` motif scores.
         expr
             ``(B_samples, T)`` normalised TF expression.
+        ref_y
+            ``(B_loci, n_ref)`` labels of the reference samples at each locus (``prior=True``); None: no locus
+            has reference labels (novel loci).
+        has_ref
+            ``(B_loci,)`` bool: which rows of ``ref_y`` hold labels (default: all).
+        self_index
+            ``(B_samples,)`` index of each sample among the reference samples, -1 for new samples: the sample
+            is left out of its own kNN prior and mean (leave-one-out, as in training).
 
         Returns
         -------
         ``(B_loci, B_samples)`` tensor.
         """
+        s = self.sequence_features(onehot) if self.use_sequence else None
+        return self.head_from_features(s, motif, expr, ref_y, has_ref, self_index)
+
+    def head_from_features(self, s, motif, expr, ref_y=None, has_ref=None, self_index=None) -> torch.Tensor:
+        """:meth:`forward` from the trunk output ``s`` (``(B_loci, n_features)``, or None without the trunk)."""
         n_loci, n_samples = motif.shape[0], expr.shape[0]
         h = self.fc.bias.expand(n_loci, n_samples, -1)
-        if self.use_sequence:
-            s = self.sequence_features(onehot)
+        if s is not None:
             h = h + F.linear(s, self.fc.weight[:, : self.n_features])[:, None, :]
         if self.use_expression:
             e = self.expression_input(motif, expr)
             h = h + F.linear(e, self.fc.weight[:, self.n_features :])
-        return self._head(h)
+        offset = None
+        if self.prior or self.delta_expression:
+            w = self.reference_weights(expr, self_index)
+            if self.delta_expression:
+                delta = (expr.float() - w @ self.ref_expr) / self.expr_std
+                m = (motif.float() - self.motif_mean) / self.motif_std
+                h = h + F.linear(m[:, None, :] * delta[None, :, :], self.fc_delta.weight)
+            if self.prior:
+                if ref_y is None:
+                    ref_y = motif.new_zeros(n_loci, self.n_ref)
+                    has_ref = torch.zeros(n_loci, dtype=torch.bool, device=motif.device)
+                phi = self._prior_features(ref_y, has_ref, w, self_index)
+                h = h + F.linear(phi, self.fc_prior.weight)
+                offset = self.prior_out(phi).squeeze(-1)
+        out = self._head(h)
+        return out if offset is None else out + offset
 
     def forward_pairs(
         self, onehot: torch.Tensor | None, motif: torch.Tensor, expr: torch.Tensor
     ) -> torch.Tensor:
         """Naive per-pair computation (trunk run for every pair): ``(B,)`` outputs for aligned rows.
 
-        Reference implementation for tests of the trunk reuse in :meth:`forward`; not used in training.
+        Reference implementation for tests of the trunk reuse in :meth:`forward`; not used in training. It covers
+        the published network (no ``prior`` / ``delta_expression`` inputs).
         """
+        if self.prior or self.delta_expression:
+            raise NotImplementedError(
+                "forward_pairs covers the published network only (prior/delta are off)."
+            )
         parts = []
         if self.use_sequence:
             parts.append(self.sequence_features(onehot))

@@ -4,10 +4,21 @@ With a non-interactive matplotlib backend (scripts, tests) the Axes are returned
 (Jupyter, a GUI) the figure is shown unless ``show=False``.
 """
 
+from ._cross_validation import cross_validation
 from ._filters import filter_logos
 from ._gis import gis
 from ._history import history
 from ._locus import track
 from ._performance import compare, metric_by_group, pr_curves, scatter
 
-__all__ = ["compare", "filter_logos", "gis", "history", "metric_by_group", "pr_curves", "scatter", "track"]
+__all__ = [
+    "compare",
+    "cross_validation",
+    "filter_logos",
+    "gis",
+    "history",
+    "metric_by_group",
+    "pr_curves",
+    "scatter",
+    "track",
+]

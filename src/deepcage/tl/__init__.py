@@ -1,6 +1,7 @@
 """Tools: train and apply the model, evaluate, baselines, interpretation."""
 
-from ._baselines import baselines, compare
+from ._baselines import baselines, compare, predict_baseline
+from ._cross_validate import cross_validate, summarize_cv
 from ._evaluate import evaluate
 from ._filters import filter_motifs
 from ._fit import fit
@@ -8,4 +9,16 @@ from ._gis import gis
 from ._predict import predict
 from ._variant import variant_effect
 
-__all__ = ["baselines", "compare", "evaluate", "filter_motifs", "fit", "gis", "predict", "variant_effect"]
+__all__ = [
+    "baselines",
+    "compare",
+    "cross_validate",
+    "evaluate",
+    "filter_motifs",
+    "fit",
+    "gis",
+    "predict",
+    "predict_baseline",
+    "summarize_cv",
+    "variant_effect",
+]

@@ -17,14 +17,17 @@ from .._layers import select as _select
 from .._layers import truth_layer as _truth_layer
 from .._utils import deepcage_uns, get_modality
 from ._evaluate import evaluate, summarize
+from ._knn import DEFAULT_TEMPERATURES, choose_temperature, knn_predict
 
-__all__ = ["BASELINES", "baselines", "compare"]
+__all__ = ["BASELINES", "baselines", "compare", "predict_baseline"]
 
 logger = logging.getLogger("deepcage")
 
 #: Baseline methods and what they predict (also written to ``uns['deepcage']['baselines']``).
 BASELINES = {
     "locus_mean": "mean observed value of the locus over the training samples (the same for every sample)",
+    "expression_knn": "training samples' observed values weighted by softmax(expression correlation / T), "
+    "T chosen by leave-one-out over the training samples (each training sample predicted from the others)",
     "expression": "BIRD-like: per-locus ridge regression of the observed value on the samples' TF expression, "
     "fit on the training samples (no sequence, no motifs)",
     "motif": "linear model on motif score x TF expression (the DeepCAGE motif branch without the sequence "
@@ -32,7 +35,7 @@ BASELINES = {
     "sequence": "DeepCAGE fit with the expression branch switched off (use_expression=False): one prediction per "
     "locus, the same for every sample",
 }
-_DEFAULT_METHODS = ("locus_mean", "expression", "motif")
+_DEFAULT_METHODS = ("locus_mean", "expression_knn", "expression", "motif")
 
 
 def baselines(
@@ -48,6 +51,8 @@ def baselines(
     alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0),
     max_pairs: int = 200_000,
     chunk_size: int = 20_000,
+    knn_expr=None,
+    temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
     fit_kwargs: dict | None = None,
     seed: int = 0,
     key_prefix: str = "baseline_",
@@ -63,6 +68,14 @@ def baselines(
         The mean observed value of each locus over the training samples: a sample-independent prediction (what
         is known about a locus without looking at the new sample). Strong on known loci, useless for telling
         samples apart (locus-wise auROC 0.5, Pearson r 0).
+    ``'expression_knn'``
+        What RNA similarity alone gives: each sample's prediction is the training samples' observed values
+        weighted by ``softmax(r / T)``, ``r`` the Pearson correlation of the two samples' normalised TF
+        expression (``obsm[tf_key]``), or of their whole transcriptomes (``log1p`` CPM) with ``knn_expr=``. The
+        temperature ``T`` is chosen by leave-one-out over the training samples (each predicted from the others,
+        scored by mean average precision or Pearson r on the training loci). A training sample is predicted
+        from the other training samples, never from itself. The strongest simple method for new cell types:
+        any model must beat it. For new samples with RNA only, use :func:`deepcage.tl.predict_baseline`.
     ``'expression'``
         BIRD-like: for every locus a ridge regression of its observed value (0/1 or signal) on the samples'
         standardised TF expression (``obsm[tf_key]``), fit on the training samples with scikit-learn's
@@ -84,7 +97,7 @@ def baselines(
         Samples x loci AnnData (or MuData: ``'atac'``) with ``obs['split']``, ``var['split']``,
         ``obsm['tf_expr']`` and ``varm['motif_scores']``.
     methods
-        Any of ``'locus_mean'``, ``'expression'``, ``'motif'``, ``'sequence'``.
+        Any of ``'locus_mean'``, ``'expression_knn'``, ``'expression'``, ``'motif'``, ``'sequence'``.
     layer, task
         Observed values to fit, as in :func:`deepcage.tl.evaluate` (default ``layers['binary']``).
     train_samples, train_loci
@@ -97,6 +110,11 @@ def baselines(
         Training pairs (subsampled) of the motif baseline.
     chunk_size
         Loci per ridge fit in the expression baseline.
+    knn_expr
+        Whole-transcriptome expression (samples x genes AnnData or DataFrame of counts / TPM, rows for every
+        sample of ``adata``) for the similarity of ``'expression_knn'``; default: ``obsm[tf_key]``.
+    temperatures
+        Temperatures tried by the leave-one-out choice of ``'expression_knn'``.
     fit_kwargs
         Extra arguments of :func:`deepcage.tl.fit` for the sequence baseline (e.g. ``max_epochs``).
     seed
@@ -139,6 +157,14 @@ def baselines(
         if method == "locus_mean":
             means = np.asarray(truth[s_idx].mean(axis=0), dtype=np.float64).ravel()
             pred = np.broadcast_to(means.astype(np.float32), ad.shape).copy()
+        elif method == "expression_knn":
+            feats = _similarity_features(ad, tf_key, knn_expr)
+            l_idx = _select(ad, train_loci, "var")
+            pred, temperature = _knn_baseline(feats, truth, s_idx, l_idx, task, temperatures, seed)
+            info.update(
+                temperature=temperature,
+                similarity=tf_key if knn_expr is None else "transcriptome (log1p CPM)",
+            )
         elif method == "expression":
             pred, alpha = _expression_baseline(ad, truth, s_idx, tf_key, alphas, chunk_size)
             info["alpha"] = float(alpha)
@@ -181,6 +207,36 @@ def _tf_tables(adata: AnnData, tf_key: str, motif_key: str | None = None):
             f"({expr.shape[1]} vs {motif.shape[1]} columns)."
         )
     return expr.to_numpy(np.float64), motif.to_numpy(np.float64)
+
+
+def _similarity_features(adata: AnnData, tf_key: str, knn_expr) -> np.ndarray:
+    """Samples x features whose correlations define expression similarity (TF expression or transcriptome)."""
+    if knn_expr is None:
+        expr, _ = _tf_tables(adata, tf_key)
+        return expr
+    from ..pp._tf import _check_values, _expression_frame
+
+    df, _, _ = _expression_frame(knn_expr)
+    df.index = df.index.astype(str)
+    missing = [s for s in adata.obs_names.astype(str) if s not in df.index]
+    if missing:
+        raise ValueError(
+            f"knn_expr has no row for {len(missing)} sample(s) of adata, e.g. {missing[:5]}; its rows must be "
+            "named like adata.obs_names."
+        )
+    df = _check_values(df.loc[list(adata.obs_names.astype(str))], "knn_expr")
+    values = df.to_numpy(np.float64)
+    return np.log1p(values / values.sum(axis=1, keepdims=True) * 1e6)
+
+
+def _knn_baseline(feats, truth, s_idx, l_idx, task, temperatures, seed):
+    y = _dense(truth, rows=s_idx)
+    temperature, _ = choose_temperature(
+        feats[s_idx], y[:, l_idx], temperatures=temperatures, task=task, seed=seed
+    )
+    own = np.full(len(feats), -1, dtype=np.int64)
+    own[s_idx] = np.arange(s_idx.size)  # a training sample is predicted from the others
+    return knn_predict(feats, feats[s_idx], y, temperature, own), temperature
 
 
 def _expression_baseline(adata, truth, s_idx, tf_key, alphas, chunk_size):
@@ -247,7 +303,8 @@ def _sequence_baseline(adata, layer, task, fit_kwargs, seed, key_added):
     if layer != "X":
         kwargs.setdefault("layer", layer)
     kwargs.setdefault("task", task)
-    model = fit(adata, use_expression=False, **kwargs)
+    kwargs.update(use_expression=False, prior=None, delta_expression=False)
+    model = fit(adata, **kwargs)
     predict(model, adata, key_added=key_added)
     return np.asarray(adata.layers[key_added], dtype=np.float32)
 
@@ -322,3 +379,123 @@ def compare(
             raise ValueError(f"level must be 'sample', 'locus' or None, got {level!r}.")
         table = table[table["level"] == level].reset_index(drop=True)
     return table
+
+
+def predict_baseline(
+    reference,
+    expr,
+    *,
+    method: str = "expression_knn",
+    layer: str | None = None,
+    tf_key: str = "tf_expr",
+    temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
+    fill_missing: bool = False,
+    key_added: str | None = None,
+) -> AnnData:
+    """A baseline's predictions for **new samples from their RNA alone**, to compare with :func:`predict`.
+
+    Parameters
+    ----------
+    reference
+        Either the training AnnData (samples x loci with labels, ``obsm[tf_key]``, ``obs['split']`` and the TF
+        reference written by :func:`deepcage.pp.tf_expression`; its training samples are the reference), or a
+        :class:`deepcage.DeepCAGE` fit with ``prior='knn'`` (it stores its training samples' labels,
+        expression and kNN temperature, so a saved model is enough; loci without stored labels are left out).
+    expr
+        New samples' raw expression (samples x genes AnnData or DataFrame; counts, TPM or CPM).
+    method
+        ``'expression_knn'`` (training samples weighted by TF-expression similarity, see
+        :func:`deepcage.tl.baselines`) or ``'locus_mean'``.
+    layer
+        Labels of the reference AnnData (default ``'binary'`` when present, else ``X``).
+    tf_key
+        ``obsm`` key of the reference's normalised TF expression.
+    temperatures
+        Temperatures tried by the leave-one-out choice (AnnData reference; a model keeps its own).
+    fill_missing
+        TFs missing from ``expr`` count as 0 (with a warning) instead of an error.
+    key_added
+        Layer of the result; default ``f'baseline_{method}'``.
+
+    Returns
+    -------
+    AnnData new samples x loci with ``layers[key_added]``, ``obsm[tf_key]`` (the new samples' normalised TF
+    expression), ``var[['chrom', 'start', 'end']]`` when known and ``uns['deepcage']['predict_baseline']``.
+
+    Examples
+    --------
+    >>> mdata = dc.datasets.synthetic(rna=True)
+    >>> adata, rna = mdata["atac"], mdata["rna"]
+    >>> test = adata.obs_names[adata.obs["split"] == "test"]
+    >>> knn = dc.tl.predict_baseline(adata, rna[test])
+    >>> knn.layers["baseline_expression_knn"].shape[0] == len(test)
+    True
+    """
+    from ..model._model import DeepCAGE
+    from ..pp import apply_tf_reference
+
+    if method not in ("expression_knn", "locus_mean"):
+        raise ValueError(f"method={method!r}; predict_baseline offers 'expression_knn' and 'locus_mean'.")
+    key_added = key_added or f"baseline_{method}"
+    if isinstance(reference, DeepCAGE):
+        model = reference
+        if model.ref_labels is None:
+            raise ValueError(
+                "This model stores no training labels (it was fit without prior='knn'); pass the training AnnData "
+                "as reference instead."
+            )
+        labels = model.ref_labels.dropna(axis=0, how="any")
+        ref_values = labels.to_numpy(np.float64).T
+        ref_expr = model.network.ref_expr.detach().cpu().numpy().astype(np.float64)
+        temperature = float(model.network.knn_temperature)
+        tf_ref, tfs, var = model.tf_reference, model.tfs, None
+        if model.loci is not None:
+            var = model.loci.loc[labels.index, ["chrom", "start", "end"]]
+        loci_names = labels.index
+    else:
+        ad = get_modality(reference, "atac")
+        layer = layer if layer is not None else ("binary" if "binary" in ad.layers else None)
+        s_idx = _select(ad, "train", "obs") if "split" in ad.obs else np.arange(ad.n_obs)
+        ref_values = _dense(_get_layer(ad, layer), rows=s_idx)
+        expr_all, _ = _tf_tables(ad, tf_key)
+        ref_expr = expr_all[s_idx]
+        tf_ref = deepcage_uns(ad).get("tf_reference")
+        tfs = [str(t) for t in pd.DataFrame(ad.obsm[tf_key]).columns]
+        temperature = None
+        if method == "expression_knn":
+            l_idx = _select(ad, "train", "var") if "split" in ad.var else np.arange(ad.n_vars)
+            task = "classification" if np.isin(ref_values, (0, 1)).all() else "regression"
+            temperature, _ = choose_temperature(
+                ref_expr, ref_values[:, l_idx], temperatures=temperatures, task=task
+            )
+        var = ad.var[["chrom", "start", "end"]].copy() if {"chrom", "start", "end"} <= set(ad.var) else None
+        loci_names = ad.var_names
+    if tf_ref is None:
+        raise ValueError(
+            "The reference has no TF-expression reference (uns['deepcage']['tf_reference']): run "
+            "dc.pp.tf_expression on it first, so new RNA is normalised the same way."
+        )
+    new = apply_tf_reference(expr, tf_ref, fill_missing=fill_missing)
+    new = new[tfs]
+    query = new.to_numpy(np.float64)
+    if method == "expression_knn":
+        pred = knn_predict(query, ref_expr, ref_values, temperature)
+    else:
+        pred = np.broadcast_to(ref_values.mean(axis=0), (len(query), ref_values.shape[1])).astype(np.float32)
+    out = AnnData(
+        obs=pd.DataFrame(index=new.index.astype(str)),
+        var=var.set_axis(pd.Index(loci_names).astype(str))
+        if var is not None
+        else pd.DataFrame(index=loci_names),
+    )
+    out.layers[key_added] = np.ascontiguousarray(pred, dtype=np.float32)
+    out.obsm[tf_key] = new.set_axis(out.obs_names)
+    out.uns["deepcage"] = {
+        "predict_baseline": {
+            "method": method,
+            "temperature": temperature,
+            "n_reference_samples": int(ref_values.shape[0]),
+            "description": BASELINES[method],
+        }
+    }
+    return out

@@ -18,6 +18,7 @@ from .._runtime import quiet_lightning, torch_threads
 from .._utils import get_modality, loci_of, resolve_genome
 from ..model._inputs import align_tfs, check_finite, check_unique_names, dense_layer, expr_frame, motif_frame
 from ..model._model import MAX_STORED_LOCI_BYTES, DeepCAGE
+from ._knn import choose_temperature
 
 __all__ = ["fit"]
 
@@ -106,6 +107,10 @@ def fit(
     progress_bar: bool = True,
     use_sequence: bool = True,
     use_expression: bool = True,
+    prior: str | None = None,
+    delta_expression: bool = False,
+    prior_dropout: float = 0.5,
+    knn_temperature: float | None = None,
     motifs=None,
     store_loci: bool | str = "auto",
     **trainer_kwargs,
@@ -164,6 +169,22 @@ def fit(
         Show Lightning's progress bar.
     use_sequence, use_expression
         Switch a branch off (ablation).
+    prior
+        ``'knn'``: the network also reads the training samples' labels at each locus, averaged with weights
+        ``softmax(corr(g_k, g_j) / T)`` of expression similarity (the ``'expression_knn'`` baseline of
+        :func:`deepcage.tl.baselines`), and learns a residual over it. Each training sample is left out of its
+        own prior, so training looks like predicting a cell type the model has never seen. Loci without labels
+        (novel loci) are predicted from sequence and expression alone: a random ``prior_dropout`` fraction of
+        the loci of each batch is trained that way. The model stores the training samples' labels
+        (:attr:`deepcage.DeepCAGE.ref_labels`). None: the published network.
+    delta_expression
+        Add the input ``motif * (g_k - kNN average of the training samples' expression)``: what sets a sample
+        apart from the training cell types it resembles, per motif at the locus.
+    prior_dropout
+        Fraction of loci per batch trained without reference labels (``prior='knn'``).
+    knn_temperature
+        Temperature ``T`` of the similarity weights; default: chosen by leave-one-out over the training samples
+        (:func:`deepcage.tl._knn.choose_temperature`), as the ``'expression_knn'`` baseline does.
     motifs
         Optional motif list (:class:`deepcage.io.Motif`) stored with the model so new loci and variant alleles
         can be scored without re-reading the motif database.
@@ -192,6 +213,10 @@ def fit(
     adata = get_modality(data, "atac")
     if task not in ("classification", "regression"):
         raise ValueError(f"task={task!r}; choose 'classification' or 'regression'.")
+    if prior not in (None, "knn"):
+        raise ValueError(f"prior={prior!r}; choose 'knn' or None (the published network).")
+    if not 0 <= prior_dropout < 1:
+        raise ValueError(f"prior_dropout must be in [0, 1), got {prior_dropout!r}.")
     if int(max_epochs) < 1:
         raise ValueError(f"max_epochs={max_epochs!r}: train for at least one epoch.")
     check_unique_names(adata)
@@ -275,11 +300,34 @@ def fit(
         "use_expression": use_expression,
         "dropout": dropout,
     }
+    uses_reference = prior is not None or delta_expression
+    if uses_reference:
+        net_config.update(
+            prior=prior is not None, delta_expression=delta_expression, n_ref=len(train_samples)
+        )
     module = DeepCAGEModule(
-        net_config, lr=lr, pos_weight=pos_weight, samples_per_batch=samples_per_batch, seed=seed
+        net_config,
+        lr=lr,
+        pos_weight=pos_weight,
+        samples_per_batch=samples_per_batch,
+        seed=seed,
+        prior_dropout=prior_dropout if prior is not None else 0.0,
     )
     expr_tr = expr[train_samples]
     module.net.set_input_scaling(mean, std, expr_tr.mean(), expr_tr.std() if expr_tr.size > 1 else 1.0)
+    ref_labels = None
+    if uses_reference:
+        if knn_temperature is None:
+            knn_temperature, _ = choose_temperature(expr_tr, y_train[:, train_loci], task=task, seed=seed)
+        module.net.set_reference(expr_tr, knn_temperature)
+        # what the training samples show at every locus they were trained or validated on; test loci stay
+        # unlabelled (they are predicted from sequence and expression alone)
+        labelled = np.zeros(adata.n_vars, dtype=bool)
+        labelled[train_loci] = labelled[val_loci] = True
+        values = np.where(labelled[:, None], y_train.T, np.nan).astype(np.float32)
+        ref_labels = pd.DataFrame(
+            values, index=adata.var_names.astype(str), columns=adata.obs_names[train_samples].astype(str)
+        )
     train_data = PairData(codes_arr, motif, np.ascontiguousarray(expr[train_samples]), y_train)
     val_data = train_data if has_val else None  # same samples, other loci (the loaders pick the loci)
     module.attach_data(train_data, val_data, device_cache=bool(device_cache))
@@ -395,6 +443,10 @@ def fit(
         "seed": seed,
         "use_sequence": use_sequence,
         "use_expression": use_expression,
+        "prior": prior,
+        "delta_expression": delta_expression,
+        "prior_dropout": prior_dropout if prior is not None else None,
+        "knn_temperature": float(knn_temperature) if uses_reference else None,
         "best_epoch": best_epoch,
         "train_samples": [str(s) for s in adata.obs_names[train_samples]],
         "n_train_loci": len(train_loci),
@@ -411,6 +463,7 @@ def fit(
         motifs=list(motifs) if motifs is not None else None,
         motif_db=uns.get("motif_db"),
         sample_expr=pd.DataFrame(expr, index=adata.obs_names.astype(str), columns=tfs),
+        ref_labels=ref_labels if prior is not None else None,
         params=params,
         history=hist,
     )

@@ -299,14 +299,21 @@ def _run_into(target, model, source, expr_values, **kwargs) -> None:
     _run(model, source, expr_values, sink=sink, **kwargs)
 
 
-def _run(model, source: _Loci, expr: np.ndarray, *, batch_size, chunk_size, progress, sink) -> None:
+def _run(
+    model, source: _Loci, expr: np.ndarray, *, batch_size, chunk_size, progress, sink, samples=None
+) -> None:
     n = len(source)
     chunks = range(0, n, chunk_size)
     for lo in tqdm(chunks, desc="deepcage predict", unit="chunk", disable=not progress or len(chunks) < 2):
         hi = min(lo + chunk_size, n)
         codes = source.codes(lo, hi)
         motif = source.motifs(lo, hi, codes)
-        sink(lo, hi, model.predict_arrays(codes, motif, expr, batch_size=batch_size))
+        names = source.table.index[lo:hi]  # reference labels (models with the kNN prior) are found by name
+        sink(
+            lo,
+            hi,
+            model.predict_arrays(codes, motif, expr, batch_size=batch_size, loci=names, samples=samples),
+        )
 
 
 def _stream_to_h5ad(
@@ -556,7 +563,7 @@ def predict(
 
     sample_names, expr_values = _resolve_samples(model, ad, expr, tf_key=tf_key, fill_missing=fill_missing)
     table, motif, source = _resolve_loci(model, ad, expr, loci, genome, motif_key=motif_key)
-    run = {"batch_size": batch_size, "chunk_size": chunk_size, "progress": progress}
+    run = {"batch_size": batch_size, "chunk_size": chunk_size, "progress": progress, "samples": sample_names}
 
     if out is not None:
         out = Path(out)
