@@ -510,6 +510,14 @@ def predict(
     ``varm[motif_key]``, ``var[['chrom','start','end']]`` and ``uns['deepcage']`` (genome, TFs, reference);
     (c) the list of bigWig paths, or the ``.h5ad`` path.
 
+    Raises
+    ------
+    ValueError
+        Before any prediction, for inputs that would give silently wrong numbers: NaN or infinite expression or
+        motif scores, TFs other than the model's, duplicated sample names, a FASTA whose contig lengths differ from
+        the training genome's (another assembly), loci with ``end <= start`` or outside the genome, and an ``out``
+        that cannot be written (a missing folder, one ``.bw`` name for several samples).
+
     Examples
     --------
     >>> adata = dc.datasets.synthetic()
