@@ -204,13 +204,21 @@ class Genome:
         out = np.full((len(chroms), width), 4, dtype=np.uint8)
         for chrom in np.unique(chroms):
             idx = np.flatnonzero(chroms == chrom)
-            # a strided view of all windows of the N-padded contig: gathering rows copies only n x width bytes
-            padded = np.concatenate(
-                [np.full(width, 4, np.uint8), self.codes(chrom), np.full(width, 4, np.uint8)]
-            )
-            view = np.lib.stride_tricks.sliding_window_view(padded, width)
-            first = np.clip(centers[idx] - width // 2 + width, 0, len(view) - 1)
-            out[idx] = view[first]
+            contig = self.codes(chrom)
+            first = centers[idx] - width // 2
+            inside = (first >= 0) & (first + width <= len(contig))
+            if inside.any():
+                # a strided view of all windows of the contig (no copy of the contig, which is called once per
+                # chunk of a genome-wide prediction): gathering rows copies only n x width bytes
+                view = np.lib.stride_tricks.sliding_window_view(contig, width)
+                rows, starts = idx[inside], first[inside]
+                for b in range(0, len(rows), 4096):  # in blocks: the gather's temporary stays a few MB
+                    out[rows[b : b + 4096]] = view[starts[b : b + 4096]]
+            for i, f in zip(idx[~inside], first[~inside], strict=True):
+                # a window crossing a contig end: the part inside the contig, N elsewhere
+                lo, hi = max(int(f), 0), min(int(f) + width, len(contig))
+                if hi > lo:
+                    out[i, lo - f : hi - f] = contig[lo:hi]
         return out
 
     def to_dict(self) -> dict:

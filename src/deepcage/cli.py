@@ -565,7 +565,8 @@ def _add_predict(sub) -> None:
         ),
     )
     p.add_argument("model_dir")
-    p.add_argument("out", help="output .h5ad, or a folder / .bw for bigWig tracks")
+    p.add_argument("out", nargs="?", default=None, help="output .h5ad, or a folder / .bw for bigWig tracks")
+    p.add_argument("--out", dest="out_option", default=None, help="the output, as an option (same as OUT)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", default=None, help=".h5ad/.h5mu whose samples (and loci) are predicted")
     src.add_argument("--expr", default=None, help="new samples' expression: a table, or .h5ad/.h5mu ('rna')")
@@ -574,6 +575,23 @@ def _add_predict(sub) -> None:
         "--loci", default=None, help="BED file of loci to predict (with --expr; default: the model's)"
     )
     p.add_argument("--genome", nargs="+", default=None, help="FASTA file(s) for loci not stored in the model")
+    p.add_argument(
+        "--bin-size",
+        type=_positive_int,
+        default=None,
+        help="with --expr and --genome: predict every bin of this size over the genome (or --chroms), streamed "
+        "to OUT (.h5ad, .bw or a folder of bigWigs) with the motifs scanned chunk by chunk",
+    )
+    p.add_argument("--chroms", nargs="+", default=None, help="contigs to bin with --bin-size (default: all)")
+    p.add_argument("--blacklist", default=None, help="BED of regions whose bins are left out (--bin-size)")
+    p.add_argument(
+        "--devices",
+        default=None,
+        help="processes for the prediction, e.g. 4 GPUs (Lightning DDP; default: this process)",
+    )
+    p.add_argument("--num-nodes", type=_positive_int, default=1, help="machines (with --devices; e.g. SLURM)")
+    p.add_argument("--accelerator", default="auto", help="with --devices: 'gpu', 'cpu' or 'auto'")
+    p.add_argument("--strategy", default="ddp", help="with --devices: Lightning strategy (default ddp)")
     p.add_argument("--key-added", default="deepcage")
     p.add_argument("--fill-missing", action="store_true", help="TFs missing from --expr count as 0")
     p.add_argument("--batch-size", type=_positive_int, default=256)
@@ -582,8 +600,23 @@ def _add_predict(sub) -> None:
     _common(p)
 
 
+def _other_rank(kw: dict) -> bool:
+    """Whether this process is a rank other than 0 of a multi-process prediction (``--devices``)."""
+    if kw.get("devices") is None and kw.get("num_nodes", 1) == 1:
+        return False
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) != 0
+
+
 def _run_predict(args) -> int:
-    out = Path(args.out)
+    if args.out is not None and args.out_option is not None and args.out != args.out_option:
+        raise UsageError(f"Two outputs given: OUT {args.out} and --out {args.out_option}; give one.")
+    if (args.out or args.out_option) is None:
+        raise UsageError(
+            "Give the output: OUT (or --out), an .h5ad file or a folder / .bw for bigWig tracks."
+        )
+    out = Path(args.out or args.out_option)
     is_file = out.suffix == ".h5ad" or out.suffix.lower() in (".bw", ".bigwig")
     out = _output_path(out, "output", overwrite=args.overwrite, folder=not is_file)
     if args.loci is not None and args.expr is None:
@@ -611,6 +644,20 @@ def _run_predict(args) -> int:
         from .io import read_bed
 
         loci = read_bed(_input_file(args.loci, "loci BED"))
+    if args.bin_size is not None:
+        if args.expr is None or args.loci or not args.genome:
+            raise UsageError("--bin-size needs --expr and --genome (and no --loci): it bins the genome.")
+        from ._genome import Genome
+        from .pp import bin_genome
+
+        # a compact table (no locus names): streamed genome-wide prediction in flat memory
+        loci = bin_genome(
+            Genome(args.genome),
+            chroms=args.chroms,
+            bin_size=args.bin_size,
+            blacklist=_input_file(args.blacklist, "blacklist BED") if args.blacklist else None,
+            names=False,
+        )
     _threads(args)
     from .model import DeepCAGE
     from .tl import predict
@@ -619,23 +666,39 @@ def _run_predict(args) -> int:
     kw = {
         "genome": args.genome,
         "key_added": args.key_added,
+        "devices": int(args.devices) if str(args.devices).isdigit() else args.devices,
+        "num_nodes": args.num_nodes,
+        "accelerator": args.accelerator,
+        "strategy": args.strategy,
         "batch_size": args.batch_size,
         "chunk_size": args.chunk_size,
         "progress": not args.no_progress,
     }
     if data is None:
         kw.update(expr=expr, fill_missing=args.fill_missing, loci=loci)
-    if out.suffix == ".h5ad":
+    if out.suffix == ".h5ad" and args.bin_size is None:
         if data is not None:
             from ._utils import get_modality
 
             predict(model, data, **kw)
+            if _other_rank(kw):
+                return 0
             get_modality(data, "atac").write_h5ad(out)
         else:
-            predict(model, **kw).write_h5ad(out)
+            new = predict(model, **kw)
+            if _other_rank(kw):
+                return 0
+            new.write_h5ad(out)
         print(f"predictions written to {out} (layer {args.key_added!r})")
         return 0
     paths = predict(model, data, out=out, **kw)
+    if _other_rank(kw):  # rank 0 writes OUT
+        return 0
+    if out.suffix == ".h5ad":
+        print(
+            f"predictions of {len(loci):,} bins written to {out} (X; open with anndata.read_h5ad(backed='r'))"
+        )
+        return 0
     paths = paths if isinstance(paths, list) else [paths]
     print(f"{len(paths)} bigWig track(s) written to {out}")
     return 0

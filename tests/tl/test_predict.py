@@ -134,6 +134,77 @@ def test_streaming_bigwig_and_h5ad(model, mdata, tmp_path):
     assert list(back.var_names) == list(new.var_names)
 
 
+def test_genome_wide_bins_stream_to_h5ad_bigwig_and_cli(model, mdata, tmp_path):
+    """Whole-genome prediction for a new sample: compact bins (no names), motifs scanned chunk by chunk."""
+    import pyBigWig
+
+    from deepcage.cli import main
+
+    genome = dc.Genome(model.genome["fasta"], name=model.genome["name"])
+    bins = dc.pp.bin_genome(genome, chroms=["chr2", "chr3"], names=False)
+    assert isinstance(bins.index, pd.RangeIndex) and isinstance(bins["chrom"].dtype, pd.CategoricalDtype)
+    rna = mdata["rna"].to_df().iloc[:2]
+    model.motifs = dc.datasets.synthetic_motifs(mdata)
+    try:
+        full = dc.tl.predict(model, expr=rna, loci=bins, genome=genome, progress=False)
+        first = bins.iloc[0]
+        assert full.var_names[0] == f"{first['chrom']}:{first['start']}-{first['end']}"
+        h5 = dc.tl.predict(
+            model, expr=rna, loci=bins, genome=genome, out=tmp_path / "g.h5ad", chunk_size=97, progress=False
+        )
+        back = anndata.read_h5ad(h5, backed="r")
+        np.testing.assert_allclose(np.asarray(back.X[:, :]), full.layers["deepcage"], atol=1e-6)
+        assert list(back.var_names) == list(full.var_names)
+        assert back.var["chrom"].astype(str).tolist() == bins["chrom"].astype(str).tolist()
+        np.testing.assert_array_equal(back.var["start"].to_numpy(), bins["start"].to_numpy())
+        back.file.close()
+        dc.tl.predict(
+            model,
+            expr=rna.iloc[:1],
+            loci=bins,
+            genome=genome,
+            out=tmp_path / "one.bw",
+            chunk_size=97,
+            progress=False,
+        )
+        with pyBigWig.open(str(tmp_path / "one.bw")) as bw:
+            got = np.array([v for _, _, v in bw.intervals("chr2")])
+        np.testing.assert_allclose(got, full.layers["deepcage"][0, : len(got)], atol=1e-6)
+        # the CLI: deepcage predict MODEL --expr rna.tsv --genome FASTA --bin-size 200 --out pred.bw
+        model.save(tmp_path / "m")
+        tsv = tmp_path / "rna.tsv"
+        rna.iloc[:1].T.to_csv(tsv, sep="\t")
+        args = ["predict", str(tmp_path / "m"), "--out", str(tmp_path / "cli.bw"), "--expr", str(tsv)]
+        args += ["--genome", *model.genome["fasta"], "--bin-size", "200", "--chroms", "chr2", "--no-progress"]
+        assert main(args) == 0
+        with pyBigWig.open(str(tmp_path / "cli.bw")) as bw:
+            np.testing.assert_allclose([v for _, _, v in bw.intervals("chr2")], got, atol=1e-6)
+    finally:
+        model.motifs = None
+
+
+@pytest.mark.slow
+def test_prediction_on_two_processes_equals_one_process(model, mdata, tmp_path):
+    """Loci split over 2 CPU processes (gloo, as on several GPUs), merged in order: same output as one process."""
+    genome = dc.Genome(model.genome["fasta"], name=model.genome["name"])
+    bins = dc.pp.bin_genome(genome, chroms=["chr2"], names=False)
+    rna = mdata["rna"].to_df().iloc[:3]
+    model.motifs = dc.datasets.synthetic_motifs(mdata)
+    try:
+        kw = {"expr": rna, "loci": bins, "genome": genome, "chunk_size": 60, "progress": False}
+        one = dc.tl.predict(model, out=tmp_path / "one.h5ad", **kw)
+        two = dc.tl.predict(
+            model, out=tmp_path / "two.h5ad", devices=2, accelerator="cpu", strategy="ddp_spawn", **kw
+        )
+        a, b = anndata.read_h5ad(one), anndata.read_h5ad(two)
+        assert a.shape == b.shape == (3, len(bins)) and -(-len(bins) // 60) >= 2
+        np.testing.assert_array_equal(np.asarray(b.X), np.asarray(a.X))
+        assert list(b.var_names) == list(a.var_names) and list(b.obs_names) == list(a.obs_names)
+        assert not list(tmp_path.glob(".deepcage-predict-*"))  # the shared parts file is gone
+    finally:
+        model.motifs = None
+
+
 def test_predict_errors(model, adata, mdata):
     renamed = adata.copy()
     renamed.obsm["tf_expr"] = renamed.obsm["tf_expr"].rename(columns={"TF2": "XYZ"})

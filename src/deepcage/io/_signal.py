@@ -528,18 +528,33 @@ def write_bigwig(
     return out_paths if (sample is None and len(rows) > 1) else out_paths[0]
 
 
+class _Contigs:
+    """Per-row contig names stored as codes into the distinct names (a genome-wide track has millions of rows
+    and a few dozen contigs): ``contigs[j]`` is the name of row ``j``."""
+
+    def __init__(self, names: list[str], codes: np.ndarray):
+        self.names, self.codes = names, codes
+
+    def __getitem__(self, j):
+        return self.names[self.codes[j]]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
 def _sorted_track_intervals(intervals: pd.DataFrame, sizes: dict[str, int]):
     resolve = _contig_resolver(list(sizes), "", "the contig sizes")
-    chrom = intervals["chrom"].astype(str).to_numpy()
+    codes, uniq = pd.factorize(intervals["chrom"])
+    uniq = [str(c) for c in uniq]
     start = intervals["start"].to_numpy(dtype=np.int64)
     end = intervals["end"].to_numpy(dtype=np.int64)
     rank = {c: r for r, c in enumerate(sizes)}
-    uniq = pd.unique(chrom)
-    size_of = {c: sizes[resolve(c)] for c in uniq}
-    rank_of = np.array([rank[resolve(c)] for c in chrom]) if len(chrom) else np.zeros(0, dtype=int)
-    order = np.lexsort((end, start, rank_of))
-    chrom, start, end = chrom[order], start[order], end[order]
-    lim = np.array([size_of[c] for c in chrom], dtype=np.int64)
+    rank_u = np.array([rank[resolve(c)] for c in uniq], dtype=np.int64)
+    size_u = np.array([sizes[resolve(c)] for c in uniq], dtype=np.int64)
+    order = np.lexsort((end, start, rank_u[codes])) if len(codes) else np.zeros(0, dtype=np.int64)
+    codes, start, end = codes[order], start[order], end[order]
+    chrom = _Contigs(uniq, codes)
+    lim = size_u[codes]
     past = end > lim
     if past.any():
         j = int(np.flatnonzero(past)[0])
@@ -547,7 +562,7 @@ def _sorted_track_intervals(intervals: pd.DataFrame, sizes: dict[str, int]):
             f"Locus {chrom[j]}:{start[j]}-{end[j]} extends past the end of the contig ({lim[j]:,} bp). "
             "Are the chrom sizes from the same assembly?"
         )
-    same = chrom[1:] == chrom[:-1]
+    same = codes[1:] == codes[:-1]
     overlap = same & (start[1:] < end[:-1])
     if overlap.any():
         j = int(np.flatnonzero(overlap)[0])
@@ -562,26 +577,35 @@ def _sorted_track_intervals(intervals: pd.DataFrame, sizes: dict[str, int]):
     return order, chrom, start, end
 
 
-def _write_one(target: Path, chroms, starts, ends, values, sizes) -> None:
+_BIGWIG_BATCH = 1_000_000  # entries per addEntries call: bounded memory for genome-wide tracks
+
+
+def _write_one(target: Path, chroms: _Contigs, starts, ends, values, sizes) -> None:
     import pyBigWig
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    contigs = list(pd.unique(chroms))
     resolve = _contig_resolver(list(sizes), "", "the contig sizes")
+    codes = chroms.codes
+    # runs of one contig (rows are sorted by contig), each written in batches
+    bounds = np.flatnonzero(np.diff(codes)) + 1 if len(codes) else np.zeros(0, dtype=np.int64)
+    firsts = np.concatenate([[0], bounds]).astype(np.int64) if len(codes) else bounds
+    lasts = np.concatenate([bounds, [len(codes)]]).astype(np.int64) if len(codes) else bounds
+    contigs = [chroms.names[codes[a]] for a in firsts]
     header = [(c, int(sizes[resolve(c)])) for c in contigs]
+    as_array = getattr(pyBigWig, "numpy", 0) == 1
     tmp = target.with_name(target.name + ".tmp")
     bw = pyBigWig.open(str(tmp), "w")
     if bw is None:
         raise OSError(f"pyBigWig could not create {tmp}; is the folder writable?")
     try:
         bw.addHeader(header)
-        if len(chroms):
-            bw.addEntries(
-                [str(c) for c in chroms],
-                [int(x) for x in starts],
-                ends=[int(x) for x in ends],
-                values=[float(v) for v in values],
-            )
+        for contig, a, b in zip(contigs, firsts, lasts, strict=True):
+            for lo in range(int(a), int(b), _BIGWIG_BATCH):
+                hi = min(lo + _BIGWIG_BATCH, int(b))
+                s, e, v = starts[lo:hi], ends[lo:hi], np.asarray(values[lo:hi], dtype=np.float64)
+                if not as_array:
+                    s, e, v = [int(x) for x in s], [int(x) for x in e], [float(x) for x in v]
+                bw.addEntries([contig] * (hi - lo), s, ends=e, values=v)
     except BaseException:
         bw.close()
         tmp.unlink(missing_ok=True)

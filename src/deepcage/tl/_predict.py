@@ -98,7 +98,12 @@ class _Loci:
         self.adata = adata
         self._genome = None
         self.stored = None  # positions in model.loci when every locus is a stored training locus
-        if model.loci is not None and (model.loci_codes is not None or model.loci_motif is not None):
+        named = not isinstance(table.index, pd.RangeIndex)  # a compact table of new loci has no names
+        if (
+            named
+            and model.loci is not None
+            and (model.loci_codes is not None or model.loci_motif is not None)
+        ):
             pos = model.loci.index.get_indexer(table.index)
             if (pos >= 0).all():
                 self.stored = pos
@@ -177,10 +182,41 @@ def _loci_table(loci) -> tuple[pd.DataFrame, AnnData | None]:
         table.index = ad.var_names.astype(str)
         return table, ad
     if isinstance(loci, pd.DataFrame) and {"chrom", "start", "end"}.issubset(loci.columns):
-        table = loci[["chrom", "start", "end"]].astype({"chrom": str, "start": np.int64, "end": np.int64})
-        table.index = locus_names(table["chrom"], table["start"], table["end"])
-        return table, None
+        return _compact_loci(loci), None
     return parse_locus_names(list(loci)), None
+
+
+def _compact_loci(loci: pd.DataFrame) -> pd.DataFrame:
+    """chrom (categorical) / start / end (int64): 17 bytes per locus, so that a genome-wide table (15 M bins)
+    stays small. The index is kept when it holds the ``chr:start-end`` names (as from ``bin_genome``), else it is
+    a RangeIndex and names are made chunk by chunk where an output needs them."""
+    chrom = loci["chrom"]
+    if isinstance(chrom.dtype, pd.CategoricalDtype):
+        chrom = chrom.cat.rename_categories([str(c) for c in chrom.cat.categories])
+    else:
+        chrom = pd.Categorical(chrom.astype(str))
+    table = pd.DataFrame(
+        {
+            "chrom": chrom,
+            "start": np.asarray(loci["start"], dtype=np.int64),
+            "end": np.asarray(loci["end"], dtype=np.int64),
+        }
+    )
+    if len(table) and not isinstance(loci.index, pd.RangeIndex):
+        ends = table.iloc[[0, -1]]
+        if list(loci.index[[0, -1]].astype(str)) == list(
+            locus_names(ends["chrom"], ends["start"], ends["end"])
+        ):
+            table.index = loci.index.astype(str)
+    return table
+
+
+def _names(table: pd.DataFrame, lo: int, hi: int) -> np.ndarray:
+    """``chr:start-end`` names of rows lo:hi (the index when it holds them)."""
+    if not isinstance(table.index, pd.RangeIndex):
+        return np.asarray(table.index[lo:hi], dtype=object)
+    t = table.iloc[lo:hi]
+    return np.asarray(locus_names(t["chrom"], t["start"], t["end"]), dtype=object)
 
 
 def _motif_of(ad: AnnData | None, motif_key: str, model: DeepCAGE) -> np.ndarray | None:
@@ -274,20 +310,53 @@ def _all_motif_scores(model: DeepCAGE, source: _Loci, motif: np.ndarray | None) 
 
 
 # ----------------------------------------------------------------------------------------------- outputs
-def _open_h5ad_sink(path: Path, obs: pd.DataFrame, var: pd.DataFrame, obsm: dict, uns: dict):
-    """Write an AnnData skeleton and an empty float32 ``X`` that chunks are written into (readable backed)."""
+def _open_h5ad_sink(path: Path, obs: pd.DataFrame, table: pd.DataFrame, obsm: dict, uns: dict):
+    """Write an AnnData skeleton and an empty float32 ``X`` that chunks are written into (readable backed).
+
+    ``var`` (names, chrom, start, end) is written in chunks of 100,000 loci, so a genome-wide table never
+    exists as Python strings in memory: anndata writes a zero-locus skeleton with the right columns and
+    encodings, whose datasets are then recreated at full length with the same attributes.
+    """
     import h5py
 
+    chrom = table["chrom"].astype("category")
+    var = pd.DataFrame(
+        {
+            "chrom": pd.Categorical([], categories=chrom.cat.categories),
+            "start": np.zeros(0, np.int64),
+            "end": np.zeros(0, np.int64),
+        },
+        index=pd.Index([], dtype=object),
+    )
     AnnData(obs=obs, var=var, obsm=obsm, uns=uns).write_h5ad(path)
     fh = h5py.File(path, "a")
+    n = len(table)
+    codes = np.asarray(chrom.cat.codes)
+    columns = {
+        "_index": lambda lo, hi: _names(table, lo, hi),
+        "chrom/codes": lambda lo, hi: codes[lo:hi],
+        "start": lambda lo, hi: table["start"].to_numpy()[lo:hi],
+        "end": lambda lo, hi: table["end"].to_numpy()[lo:hi],
+    }
+    for key, values in columns.items():
+        old = fh["var"][key]
+        attrs, dtype = dict(old.attrs), old.dtype
+        del fh["var"][key]
+        ds = fh["var"].create_dataset(key, shape=(n,), dtype=dtype, chunks=(min(max(n, 1), 65536),))
+        ds.attrs.update(attrs)
+        for lo in range(0, n, _VAR_CHUNK):
+            ds[lo : min(lo + _VAR_CHUNK, n)] = values(lo, min(lo + _VAR_CHUNK, n))
     if "X" in fh:
         del fh["X"]
     ds = fh.create_dataset(
-        "X", shape=(len(obs), len(var)), dtype="float32", chunks=(len(obs), min(len(var), 16384))
+        "X", shape=(len(obs), n), dtype="float32", chunks=(len(obs), max(1, min(n, 16384)))
     )
     ds.attrs["encoding-type"] = "array"
     ds.attrs["encoding-version"] = "0.2.0"
     return fh, ds
+
+
+_VAR_CHUNK = 100_000  # names per write: a few MB of Python strings at a time
 
 
 def _run_into(target, model, source, expr_values, **kwargs) -> None:
@@ -300,20 +369,48 @@ def _run_into(target, model, source, expr_values, **kwargs) -> None:
 
 
 def _run(
-    model, source: _Loci, expr: np.ndarray, *, batch_size, chunk_size, progress, sink, samples=None
+    model,
+    source: _Loci,
+    expr: np.ndarray,
+    *,
+    batch_size,
+    chunk_size,
+    progress,
+    sink,
+    samples=None,
+    precomputed=None,
 ) -> None:
     n = len(source)
-    chunks = range(0, n, chunk_size)
-    for lo in tqdm(chunks, desc="deepcage predict", unit="chunk", disable=not progress or len(chunks) < 2):
-        hi = min(lo + chunk_size, n)
-        codes = source.codes(lo, hi)
-        motif = source.motifs(lo, hi, codes)
-        names = source.table.index[lo:hi]  # reference labels (models with the kNN prior) are found by name
-        sink(
-            lo,
-            hi,
-            model.predict_arrays(codes, motif, expr, batch_size=batch_size, loci=names, samples=samples),
-        )
+    if precomputed is not None:  # predicted by several processes (_predict_ddp): hand over in locus order
+        for lo in range(0, n, chunk_size):
+            hi = min(lo + chunk_size, n)
+            sink(lo, hi, np.asarray(precomputed[:, lo:hi]).T)
+        return
+    # loci/s and time left; chunks read sequences, scan motifs and run the network in turn
+    with tqdm(
+        total=n,
+        desc="deepcage predict",
+        unit="locus",
+        unit_scale=True,
+        disable=not progress or n <= chunk_size,
+    ) as bar:
+        for lo in range(0, n, chunk_size):
+            hi = min(lo + chunk_size, n)
+            sink(lo, hi, _chunk(model, source, lo, hi, expr, batch_size=batch_size, samples=samples))
+            bar.update(hi - lo)
+
+
+def _chunk(
+    model, source: _Loci, lo: int, hi: int, expr, *, batch_size, samples=None, device=None
+) -> np.ndarray:
+    """Predictions (loci x samples) of loci lo:hi: sequences, motif scan (on the network's device), network."""
+    codes = source.codes(lo, hi)
+    motif = source.motifs(lo, hi, codes)
+    # reference labels (models with the kNN prior) are found by locus name
+    names = _names(source.table, lo, hi) if getattr(model.network, "prior", False) else None
+    return model.predict_arrays(
+        codes, motif, expr, batch_size=batch_size, loci=names, samples=samples, device=device
+    )
 
 
 def _stream_to_h5ad(
@@ -323,7 +420,7 @@ def _stream_to_h5ad(
     obs_index = list(map(str, sample_names))
     obsm = {tf_key: pd.DataFrame(expr_values, index=obs_index, columns=model.tfs)}
     uns = {UNS_KEY: {"genome": model.genome, "tfs": model.tfs, "prediction_key": key_added}}
-    fh, ds = _open_h5ad_sink(out, pd.DataFrame(index=obs_index), table[["chrom", "start", "end"]], obsm, uns)
+    fh, ds = _open_h5ad_sink(out, pd.DataFrame(index=obs_index), table, obsm, uns)
     try:
         _run_into(ds, model, source, expr_values, **run)
     finally:
@@ -414,10 +511,9 @@ def _new_samples_adata(
     model, pred, sample_names, expr_values, table, motif_all, record, *, tf_key, motif_key, key_added
 ) -> AnnData:
     """The AnnData returned for new expression: predictions, normalised expression, motif scores, provenance."""
-    new = AnnData(
-        obs=pd.DataFrame(index=pd.Index(list(map(str, sample_names)))),
-        var=table[["chrom", "start", "end"]].copy(),
-    )
+    var = table[["chrom", "start", "end"]].copy()
+    var.index = pd.Index(_names(table, 0, len(table)))
+    new = AnnData(obs=pd.DataFrame(index=pd.Index(list(map(str, sample_names)))), var=var)
     new.layers[key_added] = pred
     new.obsm[tf_key] = pd.DataFrame(expr_values, index=new.obs_names, columns=model.tfs)
     if motif_all is not None:
@@ -448,6 +544,10 @@ def predict(
     liftover=None,
     progress: bool = True,
     copy: bool = False,
+    devices=None,
+    accelerator: str = "auto",
+    strategy: str = "auto",
+    num_nodes: int = 1,
 ):
     """Predict accessibility with a trained model: for the samples of ``adata``, or for new expression only.
 
@@ -498,7 +598,15 @@ def predict(
         gives the count by reason); ``var['lifted_to']`` names the model-assembly locus used ('' when none) and
         ``uns['deepcage']['predict'][key_added]['liftover']`` holds the liftover report. Not with ``out=``.
     progress
-        Progress bar over chunks.
+        Progress bar (loci/s and time left).
+    devices, accelerator, strategy, num_nodes
+        Several processes (GPUs, nodes): ``devices=4, strategy='ddp'`` splits the chunks of loci over 4 GPUs with
+        PyTorch Lightning (``num_nodes`` for a cluster; ``accelerator='cpu', strategy='ddp_spawn'`` for CPU
+        processes). Each process reads sequences, scans motifs and runs the network for its chunks; rank 0 merges
+        them in locus order and writes ``out`` (same result as one process). Under ``strategy='ddp'`` every
+        process runs the calling script: the function returns None on ranks other than 0. With several nodes,
+        ``out`` must be on a shared filesystem. Default (``devices=None``): this process, on the network's
+        device. See the installation guide for multi-GPU nodes and SLURM.
     copy
         (a) only: return a copy of ``adata`` with the predictions instead of writing in place.
 
@@ -572,6 +680,27 @@ def predict(
     sample_names, expr_values = _resolve_samples(model, ad, expr, tf_key=tf_key, fill_missing=fill_missing)
     table, motif, source = _resolve_loci(model, ad, expr, loci, genome, motif_key=motif_key)
     run = {"batch_size": batch_size, "chunk_size": chunk_size, "progress": progress, "samples": sample_names}
+    distributed = False
+    if devices is not None or num_nodes > 1:  # Lightning is imported only then
+        from ._predict_ddp import is_distributed, predict_distributed
+
+        distributed = is_distributed(devices, num_nodes)
+    if distributed:
+        if out is not None:
+            _check_out(Path(out), len(sample_names), _bigwig_sizes(model, genome))
+        run["precomputed"] = predict_distributed(
+            model,
+            source,
+            expr_values,
+            out=Path(out) if out is not None else None,
+            accelerator=accelerator,
+            devices=devices,
+            strategy=strategy,
+            num_nodes=num_nodes,
+            **run,
+        )
+        if run["precomputed"] is None:
+            return None  # another rank than 0: rank 0 writes or returns the output
 
     if out is not None:
         out = Path(out)
