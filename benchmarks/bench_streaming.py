@@ -123,6 +123,7 @@ def child(args) -> None:
             "end": starts + 200,
         }
     )
+    del starts
 
     # warm-up outside the measurement: decode the contig, compile the numba scan, run torch once
     genome.codes("chr20")

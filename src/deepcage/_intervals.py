@@ -18,7 +18,10 @@ def _sizes_by_key(chrom_sizes) -> dict[str, int]:
 
 def _row_keys(chroms: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Per row, the index of its contig among the distinct names, and their ``canonical_chrom`` keys (computed
-    once per distinct name: genome-wide tables have millions of rows and a few dozen contigs)."""
+    once per distinct name: genome-wide tables have millions of rows and a few dozen contigs). A categorical
+    column gives its own codes (one byte per row)."""
+    if isinstance(chroms.dtype, pd.CategoricalDtype) and not chroms.isna().any():
+        return np.asarray(chroms.cat.codes), [canonical_chrom(str(u)) for u in chroms.cat.categories]
     codes, uniques = pd.factorize(chroms)
     return codes, [canonical_chrom(str(u)) for u in uniques]
 

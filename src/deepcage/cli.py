@@ -595,7 +595,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--key-added", default="deepcage")
     p.add_argument("--fill-missing", action="store_true", help="TFs missing from --expr count as 0")
     p.add_argument("--batch-size", type=_positive_int, default=256)
-    p.add_argument("--chunk-size", type=_positive_int, default=20000)
+    p.add_argument("--chunk-size", type=_positive_int, default=10000)
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     _common(p)
 

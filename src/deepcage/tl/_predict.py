@@ -191,6 +191,15 @@ def _compact_loci(loci: pd.DataFrame) -> pd.DataFrame:
     stays small. The index is kept when it holds the ``chr:start-end`` names (as from ``bin_genome``), else it is
     a RangeIndex and names are made chunk by chunk where an output needs them."""
     chrom = loci["chrom"]
+    already = (
+        isinstance(loci.index, pd.RangeIndex)
+        and isinstance(chrom.dtype, pd.CategoricalDtype)
+        and all(isinstance(c, str) for c in chrom.cat.categories)
+        and loci["start"].dtype == np.int64
+        and loci["end"].dtype == np.int64
+    )
+    if already:  # as bin_genome(names=False) returns it: no copy
+        return loci[["chrom", "start", "end"]] if loci.shape[1] > 3 else loci
     if isinstance(chrom.dtype, pd.CategoricalDtype):
         chrom = chrom.cat.rename_categories([str(c) for c in chrom.cat.categories])
     else:
@@ -539,7 +548,7 @@ def predict(
     key_added: str = "deepcage",
     fill_missing: bool = False,
     batch_size: int = 256,
-    chunk_size: int = 20000,
+    chunk_size: int = 10000,
     out: str | os.PathLike | None = None,
     liftover=None,
     progress: bool = True,
