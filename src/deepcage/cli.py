@@ -591,7 +591,7 @@ def _add_predict(sub) -> None:
     )
     p.add_argument("--num-nodes", type=_positive_int, default=1, help="machines (with --devices; e.g. SLURM)")
     p.add_argument("--accelerator", default="auto", help="with --devices: 'gpu', 'cpu' or 'auto'")
-    p.add_argument("--strategy", default="ddp", help="with --devices: Lightning strategy (default ddp)")
+    p.add_argument("--strategy", default="auto", help="with --devices: Lightning strategy (auto: DDP)")
     p.add_argument("--key-added", default="deepcage")
     p.add_argument("--fill-missing", action="store_true", help="TFs missing from --expr count as 0")
     p.add_argument("--batch-size", type=_positive_int, default=256)
