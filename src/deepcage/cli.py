@@ -492,6 +492,24 @@ def _add_fit(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-sequence", action="store_true", help="ablation: expression branch only")
     p.add_argument("--no-expression", action="store_true", help="ablation: sequence branch only")
+    p.add_argument(
+        "--prior",
+        choices=["knn", "none"],
+        default="knn",
+        help="'knn': learn a residual over the expression-kNN of the training samples' labels; 'none': the "
+        "published network",
+    )
+    p.add_argument("--no-delta-expression", action="store_true", help="drop the motif x (g - kNN g) input")
+    p.add_argument("--linear-expression", action="store_true", help="add a linear expression-to-output path")
+    p.add_argument("--expression-l2", type=float, default=0.01, help="L2 penalty on the expression weights")
+    p.add_argument("--novel-weight", type=float, default=1.0, help="loss weight of the no-label (novel) mode")
+    p.add_argument("--knn-temperature", type=float, default=None, help="default: chosen by leave-one-out")
+    p.add_argument(
+        "--background-fraction",
+        type=float,
+        default=None,
+        help="fraction of all-closed loci per epoch (default 0.25 classification, 1 regression)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     _common(p)
 
@@ -547,6 +565,13 @@ def _run_fit(args) -> int:
         progress_bar=not args.no_progress,
         use_sequence=not args.no_sequence,
         use_expression=not args.no_expression,
+        prior=None if args.prior == "none" else args.prior,
+        delta_expression=not args.no_delta_expression,
+        linear_expression=args.linear_expression,
+        expression_l2=args.expression_l2,
+        novel_weight=args.novel_weight,
+        knn_temperature=args.knn_temperature,
+        background_fraction=args.background_fraction,
     )
     model.save(out, overwrite=args.overwrite)
     print(f"{model}\nsaved to {out}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.metrics import average_precision_score
@@ -162,3 +163,83 @@ def test_fit_and_predict_after_h5ad_round_trip(adata, tmp_path):
     assert model.loci_codes is None and model.genome["name"] == "synthetic"
     dc.tl.predict(model, back, progress=False)  # sequences read from the FASTA recorded in back.uns
     assert np.isfinite(back.layers["deepcage"]).all()
+
+
+# ---------------------------------------------------------------------------------------- reference prior
+@pytest.fixture(scope="module")
+def prior_model(adata):
+    return dc.tl.fit(
+        adata,
+        max_epochs=2,
+        prior="knn",
+        delta_expression=True,
+        linear_expression=True,
+        expression_l2=0.01,
+        background_fraction=0.5,
+        **FAST,
+    )
+
+
+def test_prior_model_stores_the_training_labels_of_labelled_loci(prior_model, adata):
+    train = list(adata.obs_names[adata.obs["split"] == "train"])
+    labels = prior_model.ref_labels
+    assert list(labels.columns) == train and list(labels.index) == list(adata.var_names)
+    test_loci = (adata.var["split"] == "test").to_numpy()
+    assert labels[test_loci].isna().all().all()  # held-out loci: nobody's labels are kept
+    np.testing.assert_array_equal(
+        labels[~test_loci].to_numpy(), adata[train].layers["binary"][:, ~test_loci].T
+    )
+    assert prior_model.params["knn_temperature"] in dc.tl._knn.DEFAULT_TEMPERATURES
+    assert prior_model.params["prior"] == "knn" and prior_model.params["background_fraction"] == 0.5
+
+
+def test_a_training_sample_never_sees_its_own_labels(prior_model, adata):
+    train = np.flatnonzero(adata.obs["split"] == "train")
+    loci = np.flatnonzero(adata.var["split"] == "train")[:50]
+    names = adata.var_names[loci]
+    args = (
+        prior_model.loci_codes[loci],
+        adata.varm["motif_scores"].to_numpy()[loci],
+        adata.obsm["tf_expr"].to_numpy()[train[:1]],
+    )
+    own = adata.obs_names[train[0]]
+    before = prior_model.predict_arrays(*args, loci=names, samples=[own])
+    kept = prior_model.ref_labels.copy()
+    try:
+        prior_model.ref_labels[own] = 1 - prior_model.ref_labels[own]
+        after = prior_model.predict_arrays(*args, loci=names, samples=[own])
+        as_new = prior_model.predict_arrays(*args, loci=names, samples=["new sample"])
+    finally:
+        prior_model.ref_labels = kept
+    np.testing.assert_allclose(after, before, atol=1e-6)
+    assert not np.allclose(as_new, before, atol=1e-4)  # a new sample reads every training sample's labels
+
+
+def test_prior_model_round_trip_and_new_rna(prior_model, adata, tmp_path):
+    path = prior_model.save(tmp_path / "m")
+    loaded = dc.DeepCAGE.load(path)
+    pd.testing.assert_frame_equal(loaded.ref_labels, prior_model.ref_labels)
+    a, b = adata.copy(), adata.copy()
+    dc.tl.predict(prior_model, a, progress=False)
+    dc.tl.predict(loaded, b, progress=False)
+    np.testing.assert_allclose(a.layers["deepcage"], b.layers["deepcage"], atol=1e-6)
+    rna = dc.datasets.synthetic(n_samples=8, n_loci=500, n_tfs=6, seed=3, rna=True)["rna"]
+    knn = dc.tl.predict_baseline(loaded, rna)  # a saved model is a reference too: labelled loci only
+    assert knn.n_vars == int((adata.var["split"] != "test").sum()) and knn.n_obs == rna.n_obs
+
+
+def test_background_subsampler_draws_a_fresh_fraction_each_epoch():
+    import torch
+
+    from deepcage.model._module import BackgroundSubsampler
+
+    background = np.zeros(100, dtype=bool)
+    background[20:] = True
+    sampler = BackgroundSubsampler(background, 0.25, torch.Generator().manual_seed(0))
+    epochs = [list(sampler) for _ in range(2)]
+    for idx in epochs:
+        assert len(idx) == len(sampler) == 20 + 20 and len(set(idx)) == len(idx)
+        assert set(range(20)) <= set(idx)  # every foreground locus, every epoch
+    assert set(epochs[0][20:]) != set(epochs[1][20:]) or set(epochs[0]) != set(epochs[1])
+    with pytest.raises(ValueError, match="background_fraction"):
+        dc.tl.fit(dc.datasets.synthetic(n_samples=6, n_loci=100, seed=1), background_fraction=0, **FAST)

@@ -16,7 +16,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ._network import DeepCAGENet, codes_to_onehot
 
@@ -86,6 +86,28 @@ class _Gather:
         }
 
 
+class BackgroundSubsampler(Sampler):
+    """Every epoch: all foreground positions and a fresh random ``fraction`` of the background ones, shuffled.
+
+    Background loci (closed in every training sample) are most of a genome and the easiest examples; drawing a
+    new subset of them each epoch keeps all of them in play over the epochs at a fraction of the cost.
+    """
+
+    def __init__(self, is_background: np.ndarray, fraction: float, generator: torch.Generator):
+        self.fg = torch.as_tensor(np.flatnonzero(~is_background), dtype=torch.int64)
+        self.bg = torch.as_tensor(np.flatnonzero(is_background), dtype=torch.int64)
+        self.n_bg = int(round(fraction * len(self.bg)))
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return len(self.fg) + self.n_bg
+
+    def __iter__(self):
+        pick = self.bg[torch.randperm(len(self.bg), generator=self.generator)[: self.n_bg]]
+        idx = torch.cat([self.fg, pick])
+        return iter(idx[torch.randperm(len(idx), generator=self.generator)].tolist())
+
+
 def make_loader(
     data: PairData,
     loci: np.ndarray,
@@ -96,19 +118,31 @@ def make_loader(
     num_workers: int = 0,
     pin_memory: bool = False,
     seed: int = 0,
+    background: np.ndarray | None = None,
+    background_fraction: float = 1.0,
 ) -> DataLoader:
-    """Loader over locus indices; each batch is ``batch_loci`` loci (x all samples of ``data``)."""
+    """Loader over locus indices; each batch is ``batch_loci`` loci (x all samples of ``data``).
+
+    With ``background`` (bool per entry of ``loci``) and ``background_fraction < 1``, each epoch draws all other
+    loci and that fraction of the background ones (:class:`BackgroundSubsampler`).
+    """
     gen = torch.Generator().manual_seed(seed)
-    return DataLoader(
+    sampler = None
+    if shuffle and background is not None and background_fraction < 1:
+        sampler = BackgroundSubsampler(np.asarray(background, dtype=bool), background_fraction, gen)
+    loader = DataLoader(
         _LocusIndex(loci),
         batch_size=batch_loci,
-        shuffle=shuffle,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
         collate_fn=_Gather(None if device_cache else data),
         num_workers=num_workers,
         pin_memory=pin_memory and not device_cache,
         persistent_workers=num_workers > 0,
-        generator=gen if shuffle else None,
+        generator=gen if shuffle and sampler is None else None,
     )
+    loader.shuffle_generator = gen if shuffle else None  # its state goes into checkpoints (exact resume)
+    return loader
 
 
 def _numpy_state() -> tuple:
@@ -128,7 +162,8 @@ class DeepCAGEModule(pl.LightningModule):
         pos_weight: float | None = None,
         samples_per_batch: int | None = None,
         seed: int = 0,
-        prior_dropout: float = 0.0,
+        novel_weight: float = 0.0,
+        expression_l2: float = 0.0,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -137,14 +172,15 @@ class DeepCAGEModule(pl.LightningModule):
         self.task = self.net.task
         self.samples_per_batch = samples_per_batch
         self.seed = seed
-        self.prior_dropout = float(prior_dropout)
+        self.novel_weight = float(novel_weight)
+        self.locus_weight: torch.Tensor | None = None  # set by fit when background loci are subsampled
+        self.expression_l2 = float(expression_l2)
         self.loader_generator: torch.Generator | None = None  # the training loader's shuffling stream
         self.train_data: PairData | None = None
         self.val_data: PairData | None = None
         self.device_cache = False
         self._val_out: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._sample_gen: torch.Generator | None = None
-        self._prior_gen: torch.Generator | None = None
         self._train_sum, self._train_n = 0.0, 0
         self.history: list[dict] = []
         self.has_val = True
@@ -165,31 +201,29 @@ class DeepCAGEModule(pl.LightningModule):
         return codes, motif, expr, y.T  # y: (B_loci, B_samples)
 
     # -------------------------------------------------------------- steps
-    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _loss(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         if self.task == "classification":
             pw = self.hparams.pos_weight
             pw = None if pw is None else torch.tensor(pw, device=out.device, dtype=out.dtype)
-            return F.binary_cross_entropy_with_logits(out, y, pos_weight=pw)
+            return F.binary_cross_entropy_with_logits(out, y, weight=weight, pos_weight=pw)
         return F.mse_loss(out, y)
 
-    def _reference(self, y: torch.Tensor, pick: torch.Tensor | None, *, dropout: float) -> dict:
-        """Reference-prior inputs of a batch: the training samples are the reference, each left out of its own.
+    def _locus_weight(self, batch: dict) -> torch.Tensor | None:
+        """Per-locus loss weights ``(B_loci, 1)`` (subsampled background loci count 1 / fraction)."""
+        if self.locus_weight is None:
+            return None
+        w = self.locus_weight[batch["loci"].cpu()].to(self.device)
+        return w[:, None]
 
-        A random ``dropout`` fraction of the loci lose their reference labels, so the network also learns to
-        predict loci that no training sample has labels for (novel loci).
-        """
+    def _reference(self, y: torch.Tensor, pick: torch.Tensor | None) -> dict:
+        """Reference-prior inputs of a batch: the training samples are the reference, each left out of its own."""
         if not self.net.prior and not self.net.delta_expression:
             return {}
         n_ref = y.shape[1]
         self_index = torch.arange(n_ref, device=y.device) if pick is None else pick
         if not self.net.prior:
             return {"self_index": self_index}
-        has_ref = None
-        if dropout > 0:
-            if self._prior_gen is None:
-                self._prior_gen = torch.Generator().manual_seed(self.seed + 7919 + self.global_rank)
-            has_ref = (torch.rand(y.shape[0], generator=self._prior_gen) >= dropout).to(y.device)
-        return {"ref_y": y, "has_ref": has_ref, "self_index": self_index}
+        return {"ref_y": y, "self_index": self_index}
 
     def training_step(self, batch, batch_idx):
         codes, motif, expr, y = self._inputs(batch, self.train_data)
@@ -199,14 +233,23 @@ class DeepCAGEModule(pl.LightningModule):
             if self._sample_gen is None:
                 self._sample_gen = torch.Generator().manual_seed(self.seed + self.global_rank)
             pick = torch.randperm(expr.shape[0], generator=self._sample_gen)[:k].to(expr.device)
-        ref = self._reference(y, pick, dropout=self.prior_dropout)
+        ref = self._reference(y, pick)
         if pick is not None:
             expr, y = expr[pick], y[:, pick]
-        out = self.net(codes_to_onehot(codes) if self.net.use_sequence else None, motif, expr, **ref)
-        loss = self._loss(out.float(), y.float())
+        net = self.net
+        s = net.sequence_features(codes_to_onehot(codes)) if net.use_sequence else None
+        out = net.head_from_features(s, motif, expr, **ref)
+        weight = self._locus_weight(batch)
+        loss = self._loss(out.float(), y.float(), weight)
+        if net.prior and self.novel_weight > 0:
+            # the same pairs without reference labels: how loci nobody has labels for (novel loci) are predicted
+            novel = net.head_from_features(s, motif, expr, self_index=ref["self_index"])
+            loss = loss + self.novel_weight * self._loss(novel.float(), y.float(), weight)
         self._train_sum += float(loss.detach()) * y.numel()
         self._train_n += y.numel()
         self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=y.numel())
+        if self.expression_l2 > 0 and net.use_expression:
+            loss = loss + 0.5 * self.expression_l2 * net.expression_penalty()
         return loss
 
     def on_train_epoch_start(self) -> None:
@@ -224,7 +267,7 @@ class DeepCAGEModule(pl.LightningModule):
             codes_to_onehot(codes) if self.net.use_sequence else None,
             motif,
             expr,
-            **self._reference(y, None, dropout=0.0),
+            **self._reference(y, None),
         ).float()
         self._val_out.append((out.detach().flatten(), y.detach().flatten().float()))
 
@@ -274,7 +317,6 @@ class DeepCAGEModule(pl.LightningModule):
             "python": random.getstate(),
             "loader": self.loader_generator.get_state() if self.loader_generator is not None else None,
             "samples": self._sample_gen.get_state() if self._sample_gen is not None else None,
-            "prior": self._prior_gen.get_state() if self._prior_gen is not None else None,
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -291,9 +333,6 @@ class DeepCAGEModule(pl.LightningModule):
         if rng["samples"] is not None:
             self._sample_gen = torch.Generator()
             self._sample_gen.set_state(rng["samples"])
-        if rng.get("prior") is not None:
-            self._prior_gen = torch.Generator()
-            self._prior_gen.set_state(rng["prior"])
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr)

@@ -187,6 +187,7 @@ class DeepCAGENet(nn.Module):
         delta_expression: bool = False,
         n_ref: int = 0,
         prior_eps: float = 0.01,
+        linear_expression: bool = False,
         **trunk: Any,
     ):
         super().__init__()
@@ -215,12 +216,15 @@ class DeepCAGENet(nn.Module):
             "dropout": float(dropout),
             **trunk,
         }
-        if prior or delta_expression:  # only then: configs of paper-network models stay as they were
+        if (
+            prior or delta_expression or linear_expression
+        ):  # configs of paper-network models stay as they were
             self.config.update(
                 prior=bool(prior),
                 delta_expression=bool(delta_expression),
                 n_ref=int(n_ref),
                 prior_eps=float(prior_eps),
+                linear_expression=bool(linear_expression),
             )
         self.n_tfs = int(n_tfs)
         self.seq_len = int(seq_len)
@@ -231,6 +235,7 @@ class DeepCAGENet(nn.Module):
         self.delta_expression = bool(delta_expression)
         self.n_ref = int(n_ref)
         self.prior_eps = float(prior_eps)
+        self.linear_expression = bool(linear_expression) and self.use_expression
 
         self.first_conv = None
         if self.use_sequence:
@@ -291,6 +296,12 @@ class DeepCAGENet(nn.Module):
             self.register_buffer("knn_temperature", torch.tensor(0.05))
         if self.delta_expression:
             self.fc_delta = nn.Linear(self.n_tfs, hidden, bias=False)
+        if self.linear_expression:
+            # a linear path from the expression inputs straight to the output, next to the hidden layer: small,
+            # L2-penalised per-TF effects that generalise from few training cell types (wide & deep)
+            n_lin = self.n_tfs * (2 if self.delta_expression else 1)
+            self.expr_linear = nn.Linear(n_lin, 1, bias=False)
+            nn.init.zeros_(self.expr_linear.weight)
         if self.prior:
             self.fc_prior = nn.Linear(_N_PRIOR, hidden, bias=False)
             # the kNN logit passes straight to the output: the network starts as the expression-kNN and learns
@@ -428,16 +439,20 @@ class DeepCAGENet(nn.Module):
         h = self.fc.bias.expand(n_loci, n_samples, -1)
         if s is not None:
             h = h + F.linear(s, self.fc.weight[:, : self.n_features])[:, None, :]
+        linear_inputs = []
         if self.use_expression:
             e = self.expression_input(motif, expr)
             h = h + F.linear(e, self.fc.weight[:, self.n_features :])
+            linear_inputs.append(e)
         offset = None
         if self.prior or self.delta_expression:
             w = self.reference_weights(expr, self_index)
             if self.delta_expression:
                 delta = (expr.float() - w @ self.ref_expr) / self.expr_std
                 m = (motif.float() - self.motif_mean) / self.motif_std
-                h = h + F.linear(m[:, None, :] * delta[None, :, :], self.fc_delta.weight)
+                e_delta = m[:, None, :] * delta[None, :, :]
+                h = h + F.linear(e_delta, self.fc_delta.weight)
+                linear_inputs.append(e_delta)
             if self.prior:
                 if ref_y is None:
                     ref_y = motif.new_zeros(n_loci, self.n_ref)
@@ -446,7 +461,17 @@ class DeepCAGENet(nn.Module):
                 h = h + F.linear(phi, self.fc_prior.weight)
                 offset = self.prior_out(phi).squeeze(-1)
         out = self._head(h)
+        if self.linear_expression:
+            out = out + self.expr_linear(torch.cat(linear_inputs, dim=-1)).squeeze(-1)
         return out if offset is None else out + offset
+
+    def expression_penalty(self) -> torch.Tensor:
+        """Sum of squares of the weights that read the expression inputs (for an L2 penalty in training)."""
+        total = self.fc.weight[:, self.n_features :].pow(2).sum()
+        for name in ("fc_delta", "expr_linear"):
+            if hasattr(self, name):
+                total = total + getattr(self, name).weight.pow(2).sum()
+        return total
 
     def forward_pairs(
         self, onehot: torch.Tensor | None, motif: torch.Tensor, expr: torch.Tensor

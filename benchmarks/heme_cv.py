@@ -1,0 +1,421 @@
+"""Cross-validation over blood cell types: does the model beat what RNA similarity alone gives?
+
+The package's promise is the accessibility of a cell type it has never seen, from that cell type's RNA. This
+script runs :func:`deepcage.tl.cross_validate` on the blood-cell data (``dc.datasets.heme``) with folds that
+hold out whole lineages (both T cells together, the three GMP populations together, ...), so every held-out cell
+type is unlike every training one, and prints, as mean ± sd over seeds of the mean cell-wise average precision
+over the held-out cell types:
+
+* the model with the package's **default settings**, next to the locus mean and the expression-kNN baseline
+  (training cell types weighted by TF-expression similarity), on all loci and on known loci;
+* on the held-out region (loci no fold ever trains on): the model next to the sequence-only network and the
+  positive rate;
+* with ``--ablations``: what each option of :func:`deepcage.tl.fit` adds, from the published network upwards;
+* with ``--paper-folds``: the ``paper`` trunk with the same options on some folds (slow on a CPU);
+* with ``--gis``: the rank of each held-out cell type's lineage TFs (literature list below) by
+  :func:`deepcage.tl.gis` around the locus richest in bins open in that cell type only.
+
+Results go to ``--out`` (CSV tables and ``report.md``); the last line is a one-line ``SUMMARY``.
+
+    python benchmarks/heme_cv.py                       # hg38 set, 5 lineage folds x 3 seeds, ~2-3 h on 2 cores
+    python benchmarks/heme_cv.py --ablations --gis --paper-folds 0
+    python benchmarks/heme_cv.py --genome hg19 --seeds 0 --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing as mp
+import os
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Folds of whole lineages: no held-out cell type has a sibling among the training cell types.
+LINEAGE_FOLDS = [["CD4", "CD8"], ["GMP-A", "GMP-B", "GMP-C"], ["pDC"], ["HSC", "MPP"], ["LMPP", "CLP"]]
+
+#: Lineage TFs of each cell type, from the literature (only those with a motif in the database count).
+#: [1] Corces et al., Nat Genet 48:1193 (2016): lineage-specific chromatin of human hematopoiesis (the source
+#:     of these data); GATA/HOX motifs in HSC/MPP, CEBP in GMP, TCF/LEF/RUNX in T cells, IRF/SPIB in pDC.
+#: [2] Laurenti et al., Nat Immunol 14:756 (2013): HLF, MECOM, MEIS1, GATA2 in human HSC/MPP; lymphoid priming
+#:     (IKZF1, MEF2C, RUNX1) in LMPP/CLP.
+#: [3] Buenrostro et al., Cell 173:1535 (2018): continuous regulatory landscape of human hematopoiesis; HOX/GATA
+#:     in HSC, CEBP/SPI1 in GMP, EBF1/TCF3 (E2A) toward B-lymphoid CLP.
+#: [4] Cisse et al., Cell 135:37 (2008): TCF4 (E2-2) in pDC; Schotte et al., J Exp Med 200:1503 (2004): SPIB in pDC;
+#:     Sasaki et al., Blood 120:4733 (2012): RUNX2 in pDC.
+#: [5] Rothenberg, Annu Rev Immunol 32:283 (2014): TCF7, LEF1, GATA3, BCL11B, RUNX3, ETS1 in T cells; TBX21/EOMES
+#:     in effector CD8/CD4 T cells.
+#: [6] Friedman, Oncogene 26:6816 (2007): CEBPA/CEBPE, SPI1 (PU.1) and GFI1 in granulocyte-monocyte progenitors.
+LINEAGE_TFS = {
+    "HSC": ["HLF", "MECOM", "GATA2", "MEIS1", "HOXA9", "ERG"],
+    "MPP": ["HLF", "MECOM", "GATA2", "MEIS1", "HOXA9", "ERG"],
+    "LMPP": ["SPI1", "IKZF1", "MEF2C", "RUNX1", "ERG"],
+    "CLP": ["TCF3", "IKZF1", "EBF1", "RUNX1", "MEF2C"],
+    "GMP-A": ["CEBPA", "CEBPB", "CEBPE", "SPI1", "GFI1"],
+    "GMP-B": ["CEBPA", "CEBPB", "CEBPE", "SPI1", "GFI1"],
+    "GMP-C": ["CEBPA", "CEBPB", "CEBPE", "SPI1", "GFI1"],
+    "CD4": ["TCF7", "LEF1", "GATA3", "RUNX3", "ETS1", "BCL11B", "TBX21"],
+    "CD8": ["TCF7", "LEF1", "RUNX3", "ETS1", "BCL11B", "TBX21", "EOMES"],
+    "pDC": ["IRF8", "SPIB", "TCF4", "RUNX2", "IRF7"],
+}
+
+#: The CPU configuration of the issue that asked for this benchmark (the paper trunk is run on --paper-folds).
+PRESET = {"preset": "small", "hidden": 256, "max_epochs": 20}
+
+#: Ablations, from the published network to the defaults and one option beyond: each row adds one option of
+#: dc.tl.fit. All rows subsample the background (background_fraction=0.25, the default; it changes speed, not
+#: accuracy: see benchmarks/README.md).
+ABLATIONS = {
+    "published network (prior=None)": {"prior": None, "delta_expression": False, "expression_l2": 0.0},
+    "+ kNN prior (leave-one-out labels)": {"delta_expression": False, "expression_l2": 0.0},
+    "+ delta expression": {"expression_l2": 0.0},
+    "+ L2 on expression weights (= defaults)": {},
+    "+ linear expression path (not default)": {"linear_expression": True},
+}
+
+GIS_METHODS = ("abs_gradient", "gradient", "gradient_x_expression")
+
+
+def _load(msg: str) -> str:
+    return f"{msg} (load average {os.getloadavg()[0]:.1f})"
+
+
+def _mean_sd(summary: pd.DataFrame, method: str, cls: str) -> tuple[float, float]:
+    if method not in summary.index or (cls, "mean") not in summary.columns:
+        return float("nan"), float("nan")
+    return float(summary.loc[method, (cls, "mean")]), float(summary.loc[method, (cls, "sd")])
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else float("nan")
+
+
+def _fmt(m: float, s: float) -> str:
+    return "—" if not np.isfinite(m) else f"{m:.3f} ± {s:.3f}"
+
+
+def _main_table(cv: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    import deepcage as dc
+
+    summary = dc.tl.summarize_cv(cv)
+    region = cv[(cv["locus_class"] == "test_region") & (cv["method"] == "deepcage")]
+    region = region.drop_duplicates(["fold", "sample"])
+    pos_rate = float((region["n_pos"] / region["n_loci"]).mean()) if len(region) else float("nan")
+    rows = []
+    for method in ("deepcage", "expression_knn", "locus_mean", "sequence"):
+        rows.append(
+            {
+                "method": method,
+                **{c: _fmt(*_mean_sd(summary, method, c)) for c in ("all", "known", "test_region")},
+            }
+        )
+    rows.append({"method": "positive rate", "all": "", "known": "", "test_region": f"{pos_rate:.3f}"})
+    table = pd.DataFrame(rows).set_index("method")
+    d_all, _ = _mean_sd(summary, "deepcage", "all")
+    k_all, _ = _mean_sd(summary, "expression_knn", "all")
+    d_known, _ = _mean_sd(summary, "deepcage", "known")
+    k_known, _ = _mean_sd(summary, "expression_knn", "known")
+    d_reg, _ = _mean_sd(summary, "deepcage", "test_region")
+    s_reg, _ = _mean_sd(summary, "sequence", "test_region")
+    targets = {
+        "all: model - expression_knn (target >= +0.03)": d_all - k_all,
+        "known: model - expression_knn (target >= +0.03)": d_known - k_known,
+        "test region: model / sequence-only (target >= 1.10)": _ratio(d_reg, s_reg),
+        "test region: sequence-only / positive rate (must clearly exceed 1)": _ratio(s_reg, pos_rate),
+    }
+    return table, targets
+
+
+def _centre(adata, sample: str, window: int) -> str:
+    """The locus with the most bins open in ``sample`` only (among all cell types) within ±window."""
+    y = np.asarray(
+        adata.layers["binary"].toarray()
+        if hasattr(adata.layers["binary"], "toarray")
+        else adata.layers["binary"]
+    )
+    k = adata.obs_names.get_loc(sample)
+    only = (y[k] > 0) & (y.sum(axis=0) == 1)
+    starts = adata.var["start"].to_numpy()
+    mid = starts + (adata.var["end"].to_numpy() - starts) // 2
+    cand = np.flatnonzero(only)
+    if cand.size == 0:
+        cand = np.flatnonzero(y[k] > 0)
+        only = y[k] > 0
+    pos = mid[only]
+    counts = [int(((pos >= mid[i] - window) & (pos <= mid[i] + window)).sum()) for i in cand]
+    return str(adata.var_names[cand[int(np.argmax(counts))]])
+
+
+def _gis_ranks(model, a, fold: int, samples, methods=GIS_METHODS, window=25_000) -> list[dict]:
+    """Rank of each held-out cell type's lineage TFs by GIS around its most cell-type-specific locus."""
+    import deepcage as dc
+
+    rows = []
+    for sample in samples:
+        lineage = [t for t in LINEAGE_TFS.get(sample, []) if t in model.tfs]
+        if not lineage:
+            continue
+        centre = _centre(a, sample, window)
+        for gis_method in methods:
+            df = dc.tl.gis(
+                model,
+                a,
+                sample,
+                center=centre,
+                window=window,
+                method=gis_method,
+                progress=False,
+                key_added=None,
+            )
+            ranks = df.set_index("tf").loc[lineage, "rank"]
+            rows.append(
+                {
+                    "fold": fold,
+                    "sample": sample,
+                    "gis": gis_method,
+                    "centre": centre,
+                    "n_tfs": len(df),
+                    "lineage_tfs": ", ".join(f"{t} {int(r)}" for t, r in ranks.sort_values().items()),
+                    "median_rank": float(ranks.median()),
+                    "median_percentile": float(100 * ranks.median() / len(df)),
+                    "top3": ", ".join(df["tf"].head(3)),
+                }
+            )
+    return rows
+
+
+def _run(task: dict):
+    """One cross-validation fold for one seed (run in a worker process)."""
+    warnings.filterwarnings("ignore")
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    import torch
+
+    import deepcage as dc
+
+    torch.set_num_threads(task["threads"])
+    ad = dc.datasets.heme(task["data"], genome=task["genome"], progress=False)
+    rna = dc.io.read_expression_table(
+        dc.datasets.shared_data_dir(task["data"]) / "heme-hg19" / "rna_counts.tsv"
+    )
+    fold = LINEAGE_FOLDS[task["fold"]]
+    t = time.time()
+    cv, models = dc.tl.cross_validate(
+        ad,
+        rna,
+        folds=[fold],
+        seeds=[task["seed"]],
+        methods=task["methods"],
+        progress=False,
+        return_models=True,
+        **task["fit"],
+    )
+    cv["fold"] = task["fold"]
+    gis = []
+    if task.get("gis"):
+        from deepcage.tl._cross_validate import _fold_data
+
+        tfs = [str(x) for x in ad.varm["motif_scores"].columns]
+        a = _fold_data(ad, rna, fold, tfs=tfs, val_frac=0.1, min_positive=2, seed=task["seed"])
+        gis = _gis_ranks(models[(0, task["seed"], "deepcage")], a, task["fold"], fold)
+    print(
+        _load(
+            f"  done {task['kind']} {task.get('name', '')} fold {fold} seed {task['seed']}: {time.time() - t:.0f} s"
+        ),
+        flush=True,
+    )
+    return task, cv, gis
+
+
+def _table(cv: pd.DataFrame, methods) -> pd.DataFrame:
+    import deepcage as dc
+
+    s = dc.tl.summarize_cv(cv)
+    return pd.DataFrame(
+        [
+            {"method": m, **{c: _fmt(*_mean_sd(s, m, c)) for c in ("all", "known", "test_region")}}
+            for m in methods
+        ]
+    ).set_index("method")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=None, help="shared/data folder (default: found above the cwd)")
+    p.add_argument("--genome", default="hg38", choices=["hg19", "hg38"])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--folds", type=int, nargs="+", default=None, help="lineage folds to run (default: all 5)")
+    p.add_argument("--ablations", action="store_true", help="also run the ablation table")
+    p.add_argument(
+        "--ablation-seeds", type=int, nargs="+", default=None, help="default: the first of --seeds"
+    )
+    p.add_argument(
+        "--ablation-genome",
+        default=None,
+        choices=["hg19", "hg38"],
+        help="default: --genome (hg19 is 4x faster)",
+    )
+    p.add_argument("--paper-folds", type=int, nargs="*", default=[], help="folds for the paper trunk")
+    p.add_argument("--gis", action="store_true", help="rank lineage TFs by GIS (models of the first seed)")
+    p.add_argument("--quick", action="store_true", help="few epochs (a smoke run, not a result)")
+    p.add_argument("--jobs", type=int, default=1, help="folds trained in parallel processes (2 on 2 cores)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    p.add_argument("--fit", default="{}", help="JSON of extra dc.tl.fit arguments (default: none)")
+    p.add_argument("--out", default=None, help="output folder (default benchmarks/results/heme_cv_<genome>)")
+    args = p.parse_args()
+
+    import deepcage as dc
+
+    out = Path(args.out or Path(__file__).parent / "results" / f"heme_cv_{args.genome}")
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    print(_load(f"deepcage {dc.__version__}; {args.jobs} process(es) x {args.threads} torch thread(s)"))
+    ad = dc.datasets.heme(args.data, genome=args.genome, progress=False)
+    fold_ids = list(args.folds if args.folds is not None else range(len(LINEAGE_FOLDS)))
+    y = np.asarray(
+        ad.layers["binary"].toarray() if hasattr(ad.layers["binary"], "toarray") else ad.layers["binary"]
+    )
+    region = ad.var["split"].astype(str).to_numpy() == "test"
+    print(
+        f"heme {args.genome}: {ad.n_obs} cell types x {ad.n_vars:,} loci ({int((y.sum(0) > 0).sum()):,} open in "
+        f"some cell type); held-out region {int(region.sum()):,} loci; folds "
+        f"{[LINEAGE_FOLDS[i] for i in fold_ids]}; seeds {args.seeds}"
+    )
+    fit = {**PRESET, **json.loads(args.fit)}
+    if args.quick:
+        fit["max_epochs"] = 2
+    base = {"data": args.data, "threads": args.threads}
+    tasks = [
+        dict(
+            base,
+            kind="main",
+            genome=args.genome,
+            fold=f,
+            seed=s,
+            fit=fit,
+            methods=("deepcage", "sequence", "locus_mean", "expression_knn"),
+            gis=args.gis and s == args.seeds[0],
+        )
+        for s in args.seeds
+        for f in fold_ids
+    ]
+    if args.ablations:
+        for name, change in ABLATIONS.items():
+            for s in args.ablation_seeds or args.seeds[:1]:
+                for f in fold_ids:
+                    tasks.append(
+                        dict(
+                            base,
+                            kind="ablation",
+                            name=name,
+                            genome=args.ablation_genome or args.genome,
+                            fold=f,
+                            seed=s,
+                            fit={**fit, **change},
+                            methods=("deepcage",),
+                        )
+                    )
+    for f in args.paper_folds:
+        tasks.append(
+            dict(
+                base,
+                kind="paper",
+                genome=args.genome,
+                fold=f,
+                seed=args.seeds[0],
+                fit={**fit, "preset": "paper"},
+                methods=("deepcage", "locus_mean", "expression_knn"),
+            )
+        )
+    print(_load(f"{len(tasks)} fold fits"), flush=True)
+    results = []
+    if args.jobs > 1:
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
+            results = list(pool.map(_run, tasks))
+    else:
+        results = [_run(t) for t in tasks]
+
+    def gather(kind, name=None):
+        parts = [
+            cv.assign(**({"model": name} if name else {}))
+            for t, cv, _ in results
+            if t["kind"] == kind and t.get("name") == name
+        ]
+        return pd.concat(parts, ignore_index=True) if parts else None
+
+    cv = gather("main")
+    cv.to_csv(out / "cv.csv", index=False)
+    table, targets = _main_table(cv)
+    report = [
+        f"# Cell-type cross-validation, heme {args.genome}",
+        "",
+        f"{len(fold_ids)} lineage folds x {len(args.seeds)} seeds; dc.tl.fit defaults with {fit}; "
+        f"{args.jobs} process(es); {time.time() - t0:.0f} s in total",
+        "",
+        "Mean cell-wise average precision over the held-out cell types (mean ± sd over seeds):",
+        "",
+        table.to_markdown(),
+        "",
+    ]
+    report += [f"- {k}: **{v:.3f}**" for k, v in targets.items()]
+    per_cell = cv[cv["locus_class"].isin(["all", "known", "test_region"])].pivot_table(
+        index=["fold", "sample"], columns=["locus_class", "method"], values="average_precision"
+    )
+    report += ["", "Per held-out cell type (mean over seeds):", "", per_cell.round(3).to_markdown(), ""]
+
+    if args.ablations:
+        rows = []
+        for name in ABLATIONS:
+            abl = gather("ablation", name)
+            rows.append({"model": name, **_table(abl, ["deepcage"]).iloc[0].to_dict()})
+            abl.to_csv(out / f"ablation_{len(rows)}.csv", index=False)
+        genome = args.ablation_genome or args.genome
+        report += [
+            f"## Ablations (heme {genome}, seeds {args.ablation_seeds or args.seeds[:1]}; each row adds one option)",
+            "",
+            pd.DataFrame(rows).set_index("model").to_markdown(),
+            "",
+        ]
+    if args.paper_folds:
+        pp_cv = gather("paper")
+        pp_cv.to_csv(out / "paper_preset.csv", index=False)
+        report += [
+            f"## `preset='paper'` on folds {[LINEAGE_FOLDS[i] for i in args.paper_folds]} (seed {args.seeds[0]})",
+            "",
+            _table(pp_cv, ("deepcage", "expression_knn", "locus_mean")).to_markdown(),
+            "",
+        ]
+    if args.gis:
+        ranks = pd.DataFrame([r for t, _, g in results for r in g])
+        ranks.to_csv(out / "gis_lineage_ranks.csv", index=False)
+        med = ranks.groupby("gis")["median_percentile"].median()
+        report += [
+            "## GIS: rank of the held-out cell type's lineage TFs (±25 kb around its most specific locus)",
+            "",
+            ranks.drop(columns=["centre"]).to_markdown(index=False),
+            "",
+            "Median over cell types of the lineage TFs' median rank percentile (target <= 10 %): "
+            + ", ".join(f"{k} {v:.1f} %" for k, v in med.items()),
+            "",
+        ]
+    print("\n".join(report))
+    (out / "report.md").write_text("\n".join(report) + "\n")
+    keys = list(targets)
+    print(
+        _load(
+            f"SUMMARY heme_cv {args.genome}: all {targets[keys[0]]:+.3f} vs kNN, known {targets[keys[1]]:+.3f} vs "
+            f"kNN, region {targets[keys[2]]:.2f}x sequence-only ({targets[keys[3]]:.1f}x positive rate); "
+            f"{time.time() - t0:.0f} s"
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
