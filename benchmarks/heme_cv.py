@@ -29,9 +29,10 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import re
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -334,13 +335,23 @@ def main() -> None:
             )
         )
     print(_load(f"{len(tasks)} fold fits"), flush=True)
-    results = []
+    parts = out / "parts"
+    parts.mkdir(exist_ok=True)
+
+    def keep(result):
+        # each fold's table is written as it finishes, so an interrupted run keeps what it measured
+        task, cv, _ = result
+        name = f"{task['kind']}_{task.get('name', '')}_fold{task['fold']}_seed{task['seed']}"
+        cv.to_csv(parts / (re.sub(r"[^A-Za-z0-9_.+-]+", "_", name) + ".csv"), index=False)
+        return result
+
     if args.jobs > 1:
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
-            results = list(pool.map(_run, tasks))
+            futures = [pool.submit(_run, t) for t in tasks]
+            results = [keep(f.result()) for f in as_completed(futures)]
     else:
-        results = [_run(t) for t in tasks]
+        results = [keep(_run(t)) for t in tasks]
 
     def gather(kind, name=None):
         parts = [
