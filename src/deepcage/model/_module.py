@@ -212,8 +212,9 @@ class DeepCAGEModule(pl.LightningModule):
         """Per-locus loss weights ``(B_loci, 1)`` (subsampled background loci count 1 / fraction)."""
         if self.locus_weight is None:
             return None
-        w = self.locus_weight[batch["loci"].cpu()].to(self.device)
-        return w[:, None]
+        if self.locus_weight.device != self.device:  # moved once, not copied every step
+            self.locus_weight = self.locus_weight.to(self.device)
+        return self.locus_weight[batch["loci"].to(self.device)][:, None]
 
     def _reference(self, y: torch.Tensor, pick: torch.Tensor | None) -> dict:
         """Reference-prior inputs of a batch: the training samples are the reference, each left out of its own."""
