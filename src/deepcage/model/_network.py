@@ -216,9 +216,8 @@ class DeepCAGENet(nn.Module):
             "dropout": float(dropout),
             **trunk,
         }
-        if (
-            prior or delta_expression or linear_expression
-        ):  # configs of paper-network models stay as they were
+        # only then: configs of paper-network models stay as they were
+        if prior or delta_expression or linear_expression:
             self.config.update(
                 prior=bool(prior),
                 delta_expression=bool(delta_expression),

@@ -181,8 +181,9 @@ def fit(
         (novel loci) are predicted from sequence and expression alone: every batch is also trained that way,
         with weight ``novel_weight``. The model stores the training samples' labels
         (:attr:`deepcage.DeepCAGE.ref_labels`). ``None``: the published network (Liu et al. 2022). The
-        defaults of this option, ``delta_expression``, ``expression_l2`` and ``background_fraction`` were chosen by cell-type cross-validation on the blood-cell
-        data (``benchmarks/heme_cv.py``; :doc:`/concepts`): with them the model beats the expression-kNN
+        defaults of this option, ``delta_expression``, ``expression_l2`` and ``background_fraction`` were
+        chosen by cell-type cross-validation on the blood-cell data (``benchmarks/heme_cv.py``;
+        :doc:`/concepts`): with them the model beats the expression-kNN
         baseline on unseen cell types, without them it does not. With a single training sample there is no
         other sample to learn from: ``prior`` and ``delta_expression`` are switched off with a warning.
     delta_expression
@@ -397,9 +398,8 @@ def fit(
         background_fraction=background_fraction,
         **loader_kw,
     )
-    module.loader_generator = (
-        train_loader.shuffle_generator
-    )  # checkpointed, so a resumed run reshuffles the same way
+    # checkpointed, so a resumed run reshuffles the same way
+    module.loader_generator = train_loader.shuffle_generator
     val_loader = make_loader(val_data, val_loci, shuffle=False, **loader_kw) if has_val else None
 
     tmp_dir = None
