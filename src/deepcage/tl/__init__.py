@@ -2,7 +2,7 @@
 
 from ._baselines import baselines, compare, predict_baseline
 from ._cross_validate import cross_validate, summarize_cv
-from ._evaluate import evaluate
+from ._evaluate import calibration_table, evaluate
 from ._filters import filter_motifs
 from ._fit import fit
 from ._gis import gis
@@ -11,6 +11,7 @@ from ._variant import variant_effect
 
 __all__ = [
     "baselines",
+    "calibration_table",
     "compare",
     "cross_validate",
     "evaluate",

@@ -1,4 +1,4 @@
-"""Cell-wise and locus-wise metrics of predictions (auPR, average precision, auROC, Pearson r, PSR)."""
+"""Cell-wise and locus-wise metrics of predictions (auPR, average precision, auROC, calibration, Pearson r, PSR)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,21 @@ from scipy.stats import rankdata
 from .._layers import dense, get_layer, select, truth_layer
 from .._utils import deepcage_uns, get_modality
 
-__all__ = ["binary_metrics", "evaluate", "regression_metrics", "summarize"]
+__all__ = [
+    "binary_metrics",
+    "calibration_metrics",
+    "calibration_table",
+    "evaluate",
+    "regression_metrics",
+    "summarize",
+]
 
 logger = logging.getLogger("deepcage")
 
 CLASSIFICATION_METRICS = ("auprc", "average_precision", "auroc")
 REGRESSION_METRICS = ("pearson", "psr", "psr_paper")
+CALIBRATION_METRICS = ("ece", "brier", "mean_pred", "pos_rate")  # classification, beside the ranking metrics
+REGRESSION_CALIBRATION = ("mean_pred", "mean_obs")  # regression: agreement of predicted and observed means
 _CHUNK = 2_000_000  # matrix entries processed at once by the vectorised metrics
 _RANGE_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
 _RANGE_LABELS = ("0", "(0,25%]", "(25,50%]", "(50,75%]", "(75,100%]")
@@ -171,6 +180,91 @@ def regression_metrics(y_true, y_pred) -> pd.DataFrame:
     return df
 
 
+def _bin_ids(p: np.ndarray, n_bins: int) -> np.ndarray:
+    """Bin of each probability among ``n_bins`` equal-width bins over [0, 1] (scikit-learn's ``calibration_curve``
+    convention: right-closed bins, 0 in the first bin)."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return np.searchsorted(edges[1:-1], p, side="left")
+
+
+def _check_n_bins(n_bins) -> int:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}.")
+    return int(n_bins)
+
+
+def calibration_metrics(y_true, y_prob, *, n_bins: int = 10) -> pd.DataFrame:
+    """Calibration of predicted probabilities in each row of a matrix: ECE, Brier score, mean prediction, positive rate.
+
+    * ``ece``: expected calibration error, ``sum_b n_b / n * |mean(p in b) - mean(y in b)|`` over ``n_bins``
+      equal-width bins of ``[0, 1]`` (empty bins contribute nothing). 0 is perfectly calibrated. Bins are
+      right-closed as in :func:`sklearn.calibration.calibration_curve` (0.1 falls in the first of 10 bins).
+    * ``brier``: ``mean((p - y)^2)`` (:func:`sklearn.metrics.brier_score_loss`).
+    * ``mean_pred``, ``pos_rate``: mean probability and fraction of positives; calibrated predictions have
+      ``mean_pred ≈ pos_rate``.
+
+    Unlike the ranking metrics these are defined for rows with a single class.
+
+    Parameters
+    ----------
+    y_true
+        ``(m, n)`` or ``(n,)`` 0/1 labels.
+    y_prob
+        Probabilities in ``[0, 1]`` of the same shape.
+    n_bins
+        Number of equal-width bins for the ECE.
+
+    Returns
+    -------
+    DataFrame with one row per input row: ``ece``, ``brier``, ``mean_pred``, ``pos_rate``, ``n``.
+
+    Examples
+    --------
+    >>> from deepcage.tl._evaluate import calibration_metrics
+    >>> calibration_metrics([0, 0, 0, 1], [0.5, 0.5, 0.5, 0.5]).round(3)
+        ece  brier  mean_pred  pos_rate  n
+    0  0.25   0.25        0.5      0.25  4
+    """
+    n_bins = _check_n_bins(n_bins)
+    y = np.atleast_2d(np.asarray(y_true))
+    p = np.atleast_2d(np.asarray(y_prob, dtype=np.float64))
+    if y.shape != p.shape:
+        raise ValueError(f"y_true has shape {y.shape} but y_prob has shape {p.shape}.")
+    if y.size and not np.isin(y, (0, 1)).all():
+        raise ValueError("y_true must hold only 0/1 labels for calibration metrics.")
+    if not np.isfinite(p).all():
+        raise ValueError("y_prob holds NaN or infinite values; predictions must be finite.")
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise ValueError(
+            f"y_prob must be probabilities in [0, 1] for calibration metrics (range {p.min():.3g} to {p.max():.3g})."
+        )
+    m, n = y.shape
+    out = np.full((m, 4), np.nan)
+    for sl in _row_chunks(m, n):
+        yy = y[sl].astype(np.float64)
+        pp = p[sl]
+        k = yy.shape[0]
+        if n == 0:
+            continue
+        flat = (np.arange(k)[:, None] * n_bins + _bin_ids(pp, n_bins)).ravel()
+        sp = np.bincount(flat, weights=pp.ravel(), minlength=k * n_bins).reshape(k, n_bins)
+        sy = np.bincount(flat, weights=yy.ravel(), minlength=k * n_bins).reshape(k, n_bins)
+        # n_b / n * |sp/n_b - sy/n_b| = |sp - sy| / n
+        out[sl, 0] = np.abs(sp - sy).sum(axis=1) / n
+        out[sl, 1] = ((pp - yy) ** 2).mean(axis=1)
+        out[sl, 2] = pp.mean(axis=1)
+        out[sl, 3] = yy.mean(axis=1)
+    df = pd.DataFrame(out, columns=list(CALIBRATION_METRICS))
+    df["n"] = n
+    return df
+
+
+def _mean_agreement(y_true, y_pred) -> pd.DataFrame:
+    y = np.atleast_2d(np.asarray(y_true, dtype=np.float64))
+    p = np.atleast_2d(np.asarray(y_pred, dtype=np.float64))
+    return pd.DataFrame({"mean_pred": p.mean(axis=1), "mean_obs": y.mean(axis=1)})
+
+
 # --------------------------------------------------------------------------------------------------------------
 # evaluate
 # --------------------------------------------------------------------------------------------------------------
@@ -249,6 +343,12 @@ def evaluate(
         Classification: ``auprc`` (trapezoid area under the PR curve, as the paper's code),
         ``average_precision``, ``auroc``. Regression: ``pearson``, ``psr`` (``Σ(y−ŷ)²/Σ(y−ȳ)²``) and
         ``psr_paper`` (``Σ(y−ŷ)²/Σȳ²`` as printed in the paper, ``ȳ`` the mean); see :func:`regression_metrics`.
+    calibration
+        Classification: ``ece`` (expected calibration error over 10 equal-width probability bins, weighted by
+        the bin counts), ``brier`` (mean squared error of the probability against the 0/1 label), ``mean_pred``
+        (mean probability) and ``pos_rate`` (fraction of positives); see :func:`calibration_metrics` and, for the
+        reliability bins, :func:`calibration_table`. NaN when the predictions are not in ``[0, 1]``.
+        Regression: ``mean_pred`` and ``mean_obs``, the means of the predicted and observed values.
     ``n_active``, ``frac_active``, ``cell_range``, ``variance``, ``variability`` (locus rows, ``groups=True``)
         Number / fraction of **all** samples of ``adata`` in which the locus is accessible (``layers['binary']``
         or the observed 0/1 values), that fraction binned (``'0'``, ``'(0,25%]'`` ... ``'(75,100%]'``), the variance of the
@@ -292,6 +392,19 @@ def evaluate(
         raise ValueError(f"Observed layer {layer!r} is not 0/1; use task='regression' or a binary layer.")
     metric_fn = binary_metrics if task == "classification" else regression_metrics
     metric_names = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    calib_names = CALIBRATION_METRICS if task == "classification" else REGRESSION_CALIBRATION
+    is_prob = bool(pred.size) and np.isfinite(pred).all() and pred.min() >= 0 and pred.max() <= 1
+    if task == "classification" and not is_prob:
+        logger.info(
+            "evaluate(%s): predictions are not probabilities in [0, 1]; calibration metrics are NaN.", key
+        )
+
+    def calib_fn(y, p):
+        if task == "regression":
+            return _mean_agreement(y, p)
+        if not is_prob:
+            return pd.DataFrame(np.nan, index=range(np.atleast_2d(y).shape[0]), columns=list(calib_names))
+        return calibration_metrics(y, p).drop(columns="n")
 
     if "locus_class" in adata.var.columns:
         lclass = adata.var["locus_class"].astype(str).to_numpy()[l_idx]
@@ -308,6 +421,7 @@ def evaluate(
     for cls in classes:
         cols = np.ones(l_idx.size, bool) if cls == "all" else lclass == cls
         m = metric_fn(truth[:, cols], pred[:, cols])
+        m = pd.concat([m, calib_fn(truth[:, cols], pred[:, cols])], axis=1)
         m.insert(0, "name", sample_names)
         m.insert(0, "locus_class", cls)
         bad = m[list(metric_names)].isna().any(axis=1).to_numpy()
@@ -316,7 +430,7 @@ def evaluate(
     sample_df = pd.concat(frames, ignore_index=True)
     sample_df.insert(0, "level", "sample")
 
-    locus_df = metric_fn(truth.T, pred.T)
+    locus_df = pd.concat([metric_fn(truth.T, pred.T), calib_fn(truth.T, pred.T)], axis=1)
     locus_df.insert(0, "name", locus_names_)
     locus_df.insert(1, "locus_class", lclass)
     if groups:
@@ -372,10 +486,10 @@ def evaluate(
         for cls in classes:
             sub = sample_df[sample_df["locus_class"] == cls].set_index("name")
             suffix = "" if cls == "all" else f"_{cls}"
-            for met in metric_names:
+            for met in (*metric_names, *calib_names):
                 adata.obs[f"{prefix}_{met}{suffix}"] = sub[met].reindex(adata.obs_names).to_numpy()
         loc = locus_df.set_index("name")
-        for met in metric_names:
+        for met in (*metric_names, *calib_names):
             adata.var[f"{prefix}_{met}"] = loc[met].reindex(adata.var_names).to_numpy()
         rec = deepcage_uns(adata).setdefault("metrics", {})
         rec[prefix] = _summary_dict(summary) | {
@@ -392,6 +506,148 @@ def evaluate(
     return df
 
 
+def calibration_table(
+    adata: AnnData,
+    *,
+    key: str = "deepcage",
+    layer: str | None = None,
+    task: str = "auto",
+    samples: str | Sequence[str] = "test",
+    loci: str | Sequence[str] = "test",
+    groupby: str | None = None,
+    n_bins: int = 10,
+) -> pd.DataFrame:
+    """Reliability table of predictions: observed frequency of accessibility in bins of predicted probability.
+
+    All selected samples x loci are pooled. For classification the predictions are binned into ``n_bins``
+    equal-width bins over ``[0, 1]`` (right-closed, as :func:`sklearn.calibration.calibration_curve`); in a
+    calibrated model ``frac_pos ≈ mean_pred`` in every bin. For regression the bins span the range of the
+    predictions and the table reports the mean observed signal per bin (``mean_obs`` against ``mean_pred``).
+
+    Parameters
+    ----------
+    adata
+        Samples x loci AnnData (or MuData: the ``'atac'`` modality) with predictions in ``layers[key]``.
+    key, layer, task, samples, loci
+        As in :func:`deepcage.tl.evaluate`.
+    groupby
+        A column of ``var`` (e.g. ``'locus_class'``, or a column saying whether a locus had training labels) or
+        of ``obs`` (e.g. ``'cell_type'``): one set of bins per group, to compare prediction modes. ``None``: one
+        group, ``'all'``.
+    n_bins
+        Number of bins.
+
+    Returns
+    -------
+    Tidy DataFrame with one row per group and bin (empty bins included, with ``n == 0`` and NaN means):
+    ``group`` (only with ``groupby``: named after the column), ``bin`` (0 ... ``n_bins - 1``), ``bin_lower``,
+    ``bin_upper``, ``mean_pred``, ``frac_pos`` (classification) or ``mean_obs`` (regression) and ``n``.
+
+    ``df.attrs`` holds ``'task'``, ``'groupby'``, ``'n_bins'`` and per group (``{group: value}``): for
+    classification ``'ece'``, ``'brier'``, ``'mean_pred'`` and ``'pos_rate'``; for regression ``'mean_pred'``
+    and ``'mean_obs'``. The ECE is ``sum(n * |mean_pred - frac_pos|) / sum(n)`` over the bins of a group.
+
+    Examples
+    --------
+    >>> tab = dc.tl.calibration_table(adata, groupby="locus_class")
+    >>> tab.attrs["ece"]  # {'known': ..., 'novel': ...}
+    >>> dc.pl.calibration(adata, groupby="locus_class")
+    """
+    n_bins = _check_n_bins(n_bins)
+    adata = get_modality(adata, "atac")
+    if key not in adata.layers:
+        raise KeyError(
+            f"No predictions in adata.layers[{key!r}] (layers: {list(adata.layers)}). "
+            "Run dc.tl.predict(model, adata) or dc.tl.baselines(adata) first."
+        )
+    layer, task = truth_layer(adata, layer, task)
+    s_idx = select(adata, samples, "obs")
+    l_idx = select(adata, loci, "var")
+    if s_idx.size == 0 or l_idx.size == 0:
+        raise ValueError(f"Nothing to evaluate: {s_idx.size} samples x {l_idx.size} loci selected.")
+    truth = dense(get_layer(adata, layer), rows=s_idx, cols=l_idx)
+    pred = dense(adata.layers[key], rows=s_idx, cols=l_idx)
+    if not np.isfinite(pred).all():
+        raise ValueError(f"adata.layers[{key!r}] holds NaN or infinite values; predictions must be finite.")
+    if task == "classification":
+        if not np.isin(truth, (0, 1)).all():
+            raise ValueError(f"Observed layer {layer!r} is not 0/1; use task='regression' or a binary layer.")
+        if pred.min() < 0 or pred.max() > 1:
+            raise ValueError(
+                f"adata.layers[{key!r}] is not in [0, 1] (range {pred.min():.3g} to {pred.max():.3g}); "
+                "calibration needs probabilities (or use task='regression')."
+            )
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+    else:
+        lo, hi = float(pred.min()), float(pred.max())
+        if hi <= lo:
+            hi = lo + 1.0
+        edges = np.linspace(lo, hi, n_bins + 1)
+
+    if groupby is None:
+        labels = np.full(truth.shape, "all", dtype=object)
+        gnames = ["all"]
+    elif groupby in adata.var.columns or groupby in adata.obs.columns:
+        on_var = groupby in adata.var.columns
+        vals, gnames = _group_labels(
+            adata.var[groupby] if on_var else adata.obs[groupby], l_idx if on_var else s_idx
+        )
+        labels = np.broadcast_to(vals[None, :] if on_var else vals[:, None], truth.shape)
+    else:
+        raise KeyError(
+            f"groupby={groupby!r} is neither a column of adata.var ({list(adata.var.columns)}) "
+            f"nor of adata.obs ({list(adata.obs.columns)})."
+        )
+
+    obs_col = "frac_pos" if task == "classification" else "mean_obs"
+    rows = []
+    stats: dict[str, dict] = {}
+    for g in gnames:
+        mask = labels == g
+        p = pred[mask]
+        y = truth[mask]
+        b = np.clip(np.searchsorted(edges[1:-1], p, side="left"), 0, n_bins - 1)
+        cnt = np.bincount(b, minlength=n_bins)
+        sp = np.bincount(b, weights=p, minlength=n_bins)
+        sy = np.bincount(b, weights=y, minlength=n_bins)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mp = np.where(cnt > 0, sp / cnt, np.nan)
+            my = np.where(cnt > 0, sy / cnt, np.nan)
+        for i in range(n_bins):
+            rows.append((g, i, edges[i], edges[i + 1], mp[i], my[i], int(cnt[i])))
+        if task == "classification":
+            stats.setdefault("ece", {})[g] = float(np.abs(sp - sy).sum() / max(p.size, 1))
+            stats.setdefault("brier", {})[g] = float(((p - y) ** 2).mean()) if p.size else np.nan
+            stats.setdefault("mean_pred", {})[g] = float(p.mean()) if p.size else np.nan
+            stats.setdefault("pos_rate", {})[g] = float(y.mean()) if p.size else np.nan
+        else:
+            stats.setdefault("mean_pred", {})[g] = float(p.mean()) if p.size else np.nan
+            stats.setdefault("mean_obs", {})[g] = float(y.mean()) if p.size else np.nan
+    df = pd.DataFrame(rows, columns=["group", "bin", "bin_lower", "bin_upper", "mean_pred", obs_col, "n"])
+    if groupby is None:
+        df = df.drop(columns="group")
+    else:
+        df = df.rename(columns={"group": groupby})
+    df.attrs.update({"task": task, "groupby": groupby, "n_bins": n_bins, "key": key, **stats})
+    return df
+
+
+def _group_labels(col: pd.Series, idx: np.ndarray) -> tuple[np.ndarray, list]:
+    """Group label of each selected row of a column (missing values as ``'NA'``) and the groups in order."""
+    vals = col.to_numpy(dtype=object)[idx].copy()
+    na = pd.isna(vals)
+    vals[na] = "NA"
+    present = set(vals[~na])
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        order = [c for c in col.cat.categories if c in present]
+    else:
+        try:
+            order = sorted(present)
+        except TypeError:
+            order = sorted(present, key=str)
+    return vals, order + (["NA"] if na.any() else [])
+
+
 def summarize(df: pd.DataFrame, *, skipped: dict | None = None) -> pd.DataFrame:
     """Mean metrics of an :func:`evaluate` table per ``key``, ``level`` and ``locus_class``.
 
@@ -402,7 +658,13 @@ def summarize(df: pd.DataFrame, *, skipped: dict | None = None) -> pd.DataFrame:
     DataFrame indexed by (``key``, ``level``, ``locus_class``) with the mean of each metric, the number of rows
     averaged (``n``) and, when known, the number of skipped rows (``n_skipped``).
     """
-    metrics = [c for c in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if c in df.columns]
+    metrics = [
+        c
+        for c in dict.fromkeys(
+            (*CLASSIFICATION_METRICS, *REGRESSION_METRICS, *CALIBRATION_METRICS, *REGRESSION_CALIBRATION)
+        )
+        if c in df.columns
+    ]
     df = df.copy()
     if "key" not in df.columns:
         df["key"] = "prediction"
