@@ -1290,3 +1290,66 @@ def test_data_whose_recorded_fasta_moved(tmp_path, capsys):
         capsys,
     )
     assert code == 0
+
+
+# ------------------------------------------------------------------------------------------------ issue 22: files that
+# look like what users really have
+# --- interval files that are not peaks
+def _bedgraph_lines(track: bool) -> list[str]:
+    lines = ["track type=bedGraph name=HSC_treat_pileup"] if track else []
+    edges = [0, 150, 320, 600, 800, 1000]
+    values = [0, 2.5, 0, 7.0, 0]
+    lines += [f"chr20\t{a}\t{b}\t{v}" for a, b, v in zip(edges[:-1], edges[1:], values, strict=True)]
+    return lines
+
+
+@pytest.mark.parametrize("track", [True, False], ids=["track-line", "no-track-line"])
+def test_bedgraph_given_as_peaks_is_named_a_signal_track(tmp_path, track):
+    path = _write(tmp_path / "HSC_treat_pileup.bdg", _bedgraph_lines(track))
+    with pytest.raises(ValueError, match="bedGraph signal track, not peaks") as err:
+        dc.pp.binarize_peaks(_bins(), {"HSC": path})
+    assert str(path) in str(err.value) and "narrowPeak" in str(err.value)
+
+
+def test_macs2_summits_given_as_peaks_point_to_the_narrowpeak(tmp_path):
+    path = _write(
+        tmp_path / "HSC_summits.bed",
+        [f"chr20\t{s}\t{s + 1}\tpeak{i}\t8.1" for i, s in enumerate((99, 420, 777))],
+    )
+    with pytest.raises(ValueError, match="summits") as err:
+        dc.pp.binarize_peaks(_bins(), {"HSC": path})
+    assert str(path) in str(err.value) and "_peaks.narrowPeak" in str(err.value)
+
+
+def test_bed4_peaks_with_a_score_column_are_still_peaks(tmp_path):
+    path = _write(tmp_path / "peaks.bed", ["chr20\t0\t200\t5", "chr20\t400\t600\t0", "chr20\t800\t1000\t3"])
+    ad = dc.pp.binarize_peaks(_bins(), {"HSC": path}, min_samples=0)
+    assert ad.X.ravel().tolist() == [1, 0, 1, 0, 1]
+
+
+# --- missing values in coordinates
+def test_nan_start_in_a_peak_dataframe_names_the_row():
+    peaks = pd.DataFrame(
+        {"chrom": ["chr20", "chr20"], "start": [0, np.nan], "end": [200, 600]}, index=["p1", "p2"]
+    )
+    with pytest.raises(ValueError, match=r"row 'p2'.*missing") as err:
+        dc.pp.binarize_peaks(_bins(), {"HSC": peaks})
+    assert "-9223372036854775808" not in str(err.value)
+
+
+def test_nan_start_in_bin_genome_regions_names_the_row(tmp_path):
+    fa = _fasta(tmp_path / "g.fa", {"chr20": "ACGT" * 300})
+    regions = pd.DataFrame({"chrom": ["chr20", None], "start": [0, 10], "end": [800, 900]})
+    with pytest.raises(ValueError, match=r"row 1 .*missing"):
+        dc.pp.bin_genome(dc.Genome(fa), regions=regions)
+
+
+def test_nan_start_reaching_check_loci_is_named_not_printed_as_int_min():
+    from deepcage._intervals import check_loci
+
+    with np.errstate(invalid="ignore"):
+        start = np.asarray([np.nan]).astype(np.int64)  # what df["start"].to_numpy(np.int64) makes of a NaN
+    table = pd.DataFrame({"chrom": ["chr20"], "start": start, "end": [600]})
+    with pytest.raises(ValueError, match=r"missing \(NaN\) start") as err:
+        check_loci(table, what="loci=")
+    assert "-9223372036854775808" not in str(err.value)

@@ -40,8 +40,27 @@ def _example(table: pd.DataFrame, mask: np.ndarray, sizes: dict[str, int] | None
 def check_loci(table: pd.DataFrame, *, chrom_sizes=None, what: str = "the loci") -> None:
     """Raise for loci that cannot be predicted: ``end <= start``, ``start < 0``, or, when ``chrom_sizes`` is known,
     a contig the genome lacks or an end past the contig's end (whose sequence would be all N)."""
+    for col in ("chrom", "start", "end"):
+        missing = pd.isna(table[col]).to_numpy()
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            row = table.iloc[i]
+            raise ValueError(
+                f"{what}: row {table.index[i]!r} (position {i}) has a missing {col}: chrom={row['chrom']}, "
+                f"start={row['start']}, end={row['end']}; {int(missing.sum())} such rows. Drop or fill them "
+                "(e.g. df.dropna(subset=['chrom', 'start', 'end'])) first."
+            )
     start = table["start"].to_numpy(np.int64)
     end = table["end"].to_numpy(np.int64)
+    nan_int = np.iinfo(np.int64).min  # what numpy makes of a NaN cast to int64
+    lost = (start == nan_int) | (end == nan_int)
+    if lost.any():
+        i = int(np.flatnonzero(lost)[0])
+        raise ValueError(
+            f"{what}: row {table.index[i]!r} (position {i}) on {table['chrom'].iloc[i]} has a missing (NaN) start "
+            f"or end; {int(lost.sum())} such rows. Drop or fill them (e.g. df.dropna(subset=['chrom', 'start', "
+            "'end'])) first."
+        )
     bad = (end <= start) | (start < 0)
     if bad.any():
         raise ValueError(

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .._utils import is_gzip
 
-__all__ = ["NARROWPEAK_COLUMNS", "read_bed", "read_intervals", "read_narrowpeak"]
+__all__ = ["NARROWPEAK_COLUMNS", "check_peak_file", "read_bed", "read_intervals", "read_narrowpeak"]
 
 NARROWPEAK_COLUMNS = [
     "chrom",
@@ -346,3 +346,70 @@ def read_narrowpeak(path: str | os.PathLike) -> pd.DataFrame:
                 f"is {rows[i][NARROWPEAK_COLUMNS.index(col)]!r}; use -1 for a missing value as ENCODE does."
             )
     return df
+
+
+_SNIFF_LINES = 2000
+
+
+def check_peak_file(path: str | os.PathLike) -> None:
+    """Raise when a file given as peaks is another kind of interval file: a bedGraph signal track or MACS2 summits.
+
+    Detected by content (the first lines), not by the file name:
+
+    - **bedGraph**: a ``track type=bedGraph`` line, or exactly 4 columns with a numeric 4th one where intervals
+      tile the contig end to end (each starts where the previous ended) and some carry the value 0;
+    - **summits**: every interval is 1 bp long (MACS2 ``*_summits.bed``).
+    """
+    path = Path(path)
+    rows: list[list[str]] = []
+    try:
+        for lineno, line in _iter_lines(path):
+            if lineno == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            low = line.lower()
+            if low.startswith("track") and "type=bedgraph" in low.replace(" ", ""):
+                raise ValueError(
+                    f"{path}: this is a bedGraph signal track, not peaks (line {lineno}: {line[:60]!r}): its "
+                    "intervals tile the genome with a signal value each, so every bin would be labelled open. "
+                    "Pass the peak calls (MACS2 *_peaks.narrowPeak or a BED of peaks) instead; to label bins by "
+                    "signal, call peaks on the track first (e.g. 'macs2 bdgpeakcall')."
+                )
+            if not line.strip() or line.startswith(_HEADER_PREFIXES):
+                continue
+            rows.append(line.split("\t"))
+            if len(rows) >= _SNIFF_LINES:
+                break
+    except ValueError as err:
+        if "bedGraph" in str(err):
+            raise
+        return  # the reader proper reports damaged files
+    if not rows:
+        return
+    try:
+        start = np.array([int(r[1]) for r in rows], dtype=np.int64)
+        end = np.array([int(r[2]) for r in rows], dtype=np.int64)
+    except (ValueError, IndexError):
+        return
+    chrom = np.array([r[0] for r in rows], dtype=object)
+    width = end - start
+    if len(rows) >= 2 and (width == 1).all():
+        raise ValueError(
+            f"{path}: every interval is 1 bp long: this looks like a MACS2 summits file (*_summits.bed), "
+            "not peaks; it would cover almost no bin. Pass the matching *_peaks.narrowPeak file instead (or "
+            "widen the summits first, e.g. 'bedtools slop -b 100')."
+        )
+    if len(rows) >= 3 and all(len(r) == 4 for r in rows):
+        try:
+            value = np.array([float(r[3]) for r in rows])
+        except ValueError:
+            return
+        same = chrom[1:] == chrom[:-1]
+        tiles = same & (start[1:] == end[:-1])
+        if same.any() and tiles.sum() >= 0.9 * same.sum() and (value == 0).any():
+            raise ValueError(
+                f"{path}: this looks like a bedGraph signal track, not peaks: 4 columns with a numeric value, "
+                f"intervals tiling the contig end to end and zero-valued ones (line 1: {chrom[0]}\t{start[0]}\t"
+                f"{end[0]}\t{rows[0][3]}). Every bin would be labelled open. Pass the peak calls (MACS2 "
+                "*_peaks.narrowPeak or a BED of peaks) instead; to label bins by signal, call peaks on the "
+                "track first (e.g. 'macs2 bdgpeakcall')."
+            )

@@ -46,13 +46,27 @@ def _as_intervals(obj, *, what: str) -> pd.DataFrame:
         raise TypeError(
             f"{what} must be a BED file path or a DataFrame with chrom/start/end, got {type(obj).__name__}."
         )
-    out = pd.DataFrame(
-        {
-            "chrom": df["chrom"].astype(str).to_numpy(),
-            "start": np.asarray(df["start"], dtype=np.int64),
-            "end": np.asarray(df["end"], dtype=np.int64),
-        }
-    )
+    coords = {}
+    for col in ("start", "end"):
+        values = pd.to_numeric(df[col], errors="coerce") if df[col].dtype == object else df[col]
+        missing = pd.isna(values).to_numpy() | pd.isna(df["chrom"]).to_numpy()
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise ValueError(
+                f"{what}: row {df.index[i]!r} (position {i}) has a missing or non-numeric value: "
+                f"chrom={df['chrom'].iloc[i]}, start={df['start'].iloc[i]}, end={df['end'].iloc[i]}; "
+                f"{int(missing.sum())} such rows. Drop or fill them (e.g. df.dropna(subset=['chrom', 'start', "
+                "'end'])) first."
+            )
+        arr = np.asarray(values, dtype=np.float64) if values.dtype.kind == "f" else None
+        if arr is not None and (arr % 1 != 0).any():
+            i = int(np.flatnonzero(arr % 1 != 0)[0])
+            raise ValueError(
+                f"{what}: row {df.index[i]!r} (position {i}) has a non-integer {col} {arr[i]}; coordinates are "
+                "whole base pairs."
+            )
+        coords[col] = np.asarray(values, dtype=np.int64)
+    out = pd.DataFrame({"chrom": df["chrom"].astype(str).to_numpy(), **coords})
     bad = (out["start"] < 0) | (out["end"] < out["start"])
     if bad.any():
         row = out[bad].iloc[0]

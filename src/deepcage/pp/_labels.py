@@ -6,6 +6,7 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from anndata import AnnData
 
 from .._intervals import known_chrom_sizes, warn_past_contig_end
 from .._utils import deepcage_uns, get_modality, loci_of, locus_names, resolve_genome
+from ..io._peaks import check_peak_file
 from ._bins import _as_intervals, _canonical_keys, _covered_bp, _merge_by_contig
 
 __all__ = ["binarize_peaks"]
@@ -143,6 +145,8 @@ def binarize_peaks(
         n_cover = np.zeros(len(loci), dtype=np.int32)
         for src in srcs:
             what = f"peaks of {sample!r} ({_describe(src)})"
+            if isinstance(src, str | os.PathLike) and Path(src).is_file():
+                check_peak_file(src)  # a bedGraph signal track or MACS2 summits given as peaks
             table = _as_intervals(src, what=what)
             warn_past_contig_end(table, sizes, what)
             peak_contigs.update(pd.unique(table["chrom"]))
