@@ -188,3 +188,29 @@ def test_save_true_writes_to_figures(adata, tmp_path, monkeypatch):
     ax = dc.pl.compare(adata, metric="average_precision", save=True)
     assert isinstance(ax, plt.Axes)
     _ok(tmp_path / "figures" / "compare_average_precision.png")
+
+
+def test_calibration(adata, tmp_path):
+    ax = dc.pl.calibration(adata, groupby="locus_class", save=tmp_path / "cal.png")
+    _ok(tmp_path / "cal.png")
+    assert isinstance(ax, plt.Axes)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[0] == "perfectly calibrated" and len(texts) == 3  # diagonal + known + novel
+    tab = dc.tl.calibration_table(adata, groupby="locus_class")
+    for cls, text in zip(["known", "novel"], texts[1:]):
+        assert text.startswith(f"{cls}: ECE {tab.attrs['ece'][cls]:.3f}")
+        # the curve goes through the table's filled bins
+        line = next(ln for ln in ax.lines if ln.get_label() == text)
+        sub = tab[(tab.locus_class == cls) & (tab.n > 0)]
+        np.testing.assert_allclose(line.get_xdata(), sub["mean_pred"])
+        np.testing.assert_allclose(line.get_ydata(), sub["frac_pos"])
+    diag = ax.lines[0]
+    np.testing.assert_allclose(diag.get_xdata(), [0, 1])
+    np.testing.assert_allclose(diag.get_ydata(), [0, 1])
+    # the histogram panel below, sharing the x axis, and a table as input
+    assert len(ax.figure.axes) == 2 and ax.figure.axes[-1].get_xlabel() == "mean predicted probability"
+    ax2 = dc.pl.calibration(tab, hist=False)
+    assert len(ax2.figure.axes) == 1 and len(ax2.get_legend().get_texts()) == 3
+    # regression: mean observed signal against mean prediction
+    ax3 = dc.pl.calibration(adata, key="deepcage", layer="log_norm", hist=False)
+    assert ax3.get_ylabel() == "mean observed signal"

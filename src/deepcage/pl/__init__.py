@@ -4,6 +4,7 @@ With a non-interactive matplotlib backend (scripts, tests) the Axes are returned
 (Jupyter, a GUI) the figure is shown unless ``show=False``.
 """
 
+from ._calibration import calibration
 from ._cross_validation import cross_validation
 from ._filters import filter_logos
 from ._gis import gis
@@ -12,6 +13,7 @@ from ._locus import track
 from ._performance import compare, metric_by_group, pr_curves, scatter
 
 __all__ = [
+    "calibration",
     "compare",
     "cross_validation",
     "filter_logos",
