@@ -73,22 +73,76 @@ def test_predict_new_loci_reads_genome_and_scores_motifs(model, mdata):
     shifted = model.loci.iloc[:30][["chrom", "start", "end"]].copy()
     shifted["start"] += 7
     shifted["end"] += 7
-    with pytest.raises(ValueError, match="motifs"):
-        dc.tl.predict(model, expr=mdata["rna"], loci=shifted, progress=False)
-    model.motifs = dc.datasets.synthetic_motifs(mdata)
-    try:
-        new = dc.tl.predict(model, expr=mdata["rna"], loci=shifted, progress=False)
-        # motif scores recomputed from the genome equal the preprocessing's for the unshifted loci
-        same = dc.tl.predict(model, expr=mdata["rna"], loci=list(model.loci.index[:30]), progress=False)
-        # the shifted loci are new to the model (no training labels there): compare with the same mode
-        unlabelled = model.predict_arrays(
-            model.loci_codes[:30], same.varm["motif_scores"].to_numpy(), same.obsm["tf_expr"].to_numpy()
-        )
-        np.testing.assert_allclose(unlabelled.T, new.layers["deepcage"], atol=0.2)
-    finally:
-        model.motifs = None
+    assert model.motif_scan is not None  # stored by fit: new loci are scored as the training loci were
+    new = dc.tl.predict(model, expr=mdata["rna"], loci=shifted, progress=False)
+    # motif scores recomputed from the genome equal the preprocessing's for the unshifted loci
+    same = dc.tl.predict(model, expr=mdata["rna"], loci=list(model.loci.index[:30]), progress=False)
+    # the shifted loci are new to the model (no training labels there): compare with the same mode
+    unlabelled = model.predict_arrays(
+        model.loci_codes[:30], same.varm["motif_scores"].to_numpy(), same.obsm["tf_expr"].to_numpy()
+    )
+    np.testing.assert_allclose(unlabelled.T, new.layers["deepcage"], atol=0.2)
     assert new.shape == (mdata["rna"].n_obs, 30)
     assert np.isfinite(new.layers["deepcage"]).all()
+
+
+def _motif_with_threshold(motifs, cut):
+    from deepcage.io import Motif
+
+    return [Motif(name=m.name, pwm=m.pwm, tf=m.tf, threshold=cut) for m in motifs]
+
+
+@pytest.mark.parametrize(
+    "scan",
+    [
+        {"window": 500, "background": (0.3, 0.2, 0.2, 0.3), "min_score": 4.0},
+        {"window": 800, "min_score": "motif"},  # HOMER-style per-motif thresholds, as the paper scanned
+    ],
+    ids=["window-background-number", "motif-thresholds"],
+)
+def test_new_loci_are_scored_with_the_recorded_scan(scan, tmp_path):
+    """Loci given as a bare table are scanned exactly as dc.pp.motif_scores scanned the training AnnData."""
+    md = dc.datasets.synthetic(n_samples=6, n_loci=240, n_tfs=4, seed=7, rna=True)
+    ad = md["atac"]
+    motifs = _motif_with_threshold(dc.datasets.synthetic_motifs(ad), 3.0)
+    dc.pp.motif_scores(ad, motifs, progress=False, **scan)
+    # the record survives the file (what the CLI's prepare -> fit path goes through)
+    ad.write_h5ad(tmp_path / "a.h5ad")
+    ad = anndata.read_h5ad(tmp_path / "a.h5ad")
+    model = dc.tl.fit(ad, max_epochs=1, store_loci=False, accelerator="cpu", **FAST)
+    rec = model.motif_scan
+    assert rec.window == scan["window"] and rec.min_score == scan["min_score"]
+    assert rec.background == tuple(scan.get("background", (0.25,) * 4))
+    model = dc.DeepCAGE.load(model.save(tmp_path / "m"))  # and the saved model
+    assert model.motif_scan.sha256 == rec.sha256
+    genome = dc.Genome(model.genome["fasta"], name=model.genome["name"])
+    loci = ad.var[["chrom", "start", "end"]].reset_index(drop=True)
+    rescored = model.motif_scan.score(
+        model.motif_scan.read(genome, loci["chrom"], loci["start"], loci["end"]), model.tfs
+    )
+    np.testing.assert_array_equal(rescored, ad.varm["motif_scores"].to_numpy())
+    dc.tl.predict(model, ad, progress=False)
+    new = dc.tl.predict(model, expr=md["rna"], loci=loci, genome=genome, progress=False)
+    np.testing.assert_allclose(new[ad.obs_names].layers["deepcage"], ad.layers["deepcage"], atol=1e-6)
+    # the default scan would have given other scores: the test can see a settings mismatch
+    default = dc.pp.motif_scores(ad, motifs, progress=False, copy=True).varm["motif_scores"].to_numpy()
+    assert np.abs(default - rescored).max() > 0.5
+
+
+def test_scores_made_outside_refuse_new_loci(mdata):
+    ad = mdata["atac"].copy()
+    del ad.uns["deepcage"]["motif_scan"]
+    model = dc.tl.fit(ad, max_epochs=1, accelerator="cpu", **FAST)
+    assert model.motif_scan is None and model.motifs is None
+    shifted = model.loci.iloc[:5][["chrom", "start", "end"]].copy()
+    shifted[["start", "end"]] += 7
+    with pytest.raises(ValueError, match="No motif scores for the 5 loci"):
+        dc.tl.predict(model, expr=mdata["rna"], loci=shifted, progress=False)
+    model.motifs = dc.datasets.synthetic_motifs(ad)  # motifs alone: the settings are unknown
+    with pytest.raises(ValueError, match="no record of how its training loci were scored"):
+        dc.tl.predict(model, expr=mdata["rna"], loci=shifted, progress=False)
+    model.set_motif_scan(dc.datasets.synthetic_motifs(ad), window=1000)
+    assert dc.tl.predict(model, expr=mdata["rna"], loci=shifted, progress=False).shape[1] == 5
 
 
 def test_save_load_round_trip(model, adata, tmp_path):
@@ -153,43 +207,40 @@ def test_genome_wide_bins_stream_to_h5ad_bigwig_and_cli(model, mdata, tmp_path):
     bins = dc.pp.bin_genome(genome, chroms=["chr2", "chr3"], names=False)
     assert isinstance(bins.index, pd.RangeIndex) and isinstance(bins["chrom"].dtype, pd.CategoricalDtype)
     rna = mdata["rna"].to_df().iloc[:2]
-    model.motifs = dc.datasets.synthetic_motifs(mdata)
-    try:
-        full = dc.tl.predict(model, expr=rna, loci=bins, genome=genome, progress=False)
-        first = bins.iloc[0]
-        assert full.var_names[0] == f"{first['chrom']}:{first['start']}-{first['end']}"
-        h5 = dc.tl.predict(
-            model, expr=rna, loci=bins, genome=genome, out=tmp_path / "g.h5ad", chunk_size=97, progress=False
-        )
-        back = anndata.read_h5ad(h5, backed="r")
-        np.testing.assert_allclose(np.asarray(back.X[:, :]), full.layers["deepcage"], atol=1e-6)
-        assert list(back.var_names) == list(full.var_names)
-        assert back.var["chrom"].astype(str).tolist() == bins["chrom"].astype(str).tolist()
-        np.testing.assert_array_equal(back.var["start"].to_numpy(), bins["start"].to_numpy())
-        back.file.close()
-        dc.tl.predict(
-            model,
-            expr=rna.iloc[:1],
-            loci=bins,
-            genome=genome,
-            out=tmp_path / "one.bw",
-            chunk_size=97,
-            progress=False,
-        )
-        with pyBigWig.open(str(tmp_path / "one.bw")) as bw:
-            got = np.array([v for _, _, v in bw.intervals("chr2")])
-        np.testing.assert_allclose(got, full.layers["deepcage"][0, : len(got)], atol=1e-6)
-        # the CLI: deepcage predict MODEL --expr rna.tsv --genome FASTA --bin-size 200 --out pred.bw
-        model.save(tmp_path / "m")
-        tsv = tmp_path / "rna.tsv"
-        rna.iloc[:1].T.to_csv(tsv, sep="\t")
-        args = ["predict", str(tmp_path / "m"), "--out", str(tmp_path / "cli.bw"), "--expr", str(tsv)]
-        args += ["--genome", *model.genome["fasta"], "--bin-size", "200", "--chroms", "chr2", "--no-progress"]
-        assert main(args) == 0
-        with pyBigWig.open(str(tmp_path / "cli.bw")) as bw:
-            np.testing.assert_allclose([v for _, _, v in bw.intervals("chr2")], got, atol=1e-6)
-    finally:
-        model.motifs = None
+    assert model.motif_scan is not None  # stored by fit: new loci are scored as the training loci were
+    full = dc.tl.predict(model, expr=rna, loci=bins, genome=genome, progress=False)
+    first = bins.iloc[0]
+    assert full.var_names[0] == f"{first['chrom']}:{first['start']}-{first['end']}"
+    h5 = dc.tl.predict(
+        model, expr=rna, loci=bins, genome=genome, out=tmp_path / "g.h5ad", chunk_size=97, progress=False
+    )
+    back = anndata.read_h5ad(h5, backed="r")
+    np.testing.assert_allclose(np.asarray(back.X[:, :]), full.layers["deepcage"], atol=1e-6)
+    assert list(back.var_names) == list(full.var_names)
+    assert back.var["chrom"].astype(str).tolist() == bins["chrom"].astype(str).tolist()
+    np.testing.assert_array_equal(back.var["start"].to_numpy(), bins["start"].to_numpy())
+    back.file.close()
+    dc.tl.predict(
+        model,
+        expr=rna.iloc[:1],
+        loci=bins,
+        genome=genome,
+        out=tmp_path / "one.bw",
+        chunk_size=97,
+        progress=False,
+    )
+    with pyBigWig.open(str(tmp_path / "one.bw")) as bw:
+        got = np.array([v for _, _, v in bw.intervals("chr2")])
+    np.testing.assert_allclose(got, full.layers["deepcage"][0, : len(got)], atol=1e-6)
+    # the CLI: deepcage predict MODEL --expr rna.tsv --genome FASTA --bin-size 200 --out pred.bw
+    model.save(tmp_path / "m")
+    tsv = tmp_path / "rna.tsv"
+    rna.iloc[:1].T.to_csv(tsv, sep="\t")
+    args = ["predict", str(tmp_path / "m"), "--out", str(tmp_path / "cli.bw"), "--expr", str(tsv)]
+    args += ["--genome", *model.genome["fasta"], "--bin-size", "200", "--chroms", "chr2", "--no-progress"]
+    assert main(args) == 0
+    with pyBigWig.open(str(tmp_path / "cli.bw")) as bw:
+        np.testing.assert_allclose([v for _, _, v in bw.intervals("chr2")], got, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -198,20 +249,17 @@ def test_prediction_on_two_processes_equals_one_process(model, mdata, tmp_path):
     genome = dc.Genome(model.genome["fasta"], name=model.genome["name"])
     bins = dc.pp.bin_genome(genome, chroms=["chr2"], names=False)
     rna = mdata["rna"].to_df().iloc[:3]
-    model.motifs = dc.datasets.synthetic_motifs(mdata)
-    try:
-        kw = {"expr": rna, "loci": bins, "genome": genome, "chunk_size": 60, "progress": False}
-        one = dc.tl.predict(model, out=tmp_path / "one.h5ad", **kw)
-        two = dc.tl.predict(
-            model, out=tmp_path / "two.h5ad", devices=2, accelerator="cpu", strategy="ddp_spawn", **kw
-        )
-        a, b = anndata.read_h5ad(one), anndata.read_h5ad(two)
-        assert a.shape == b.shape == (3, len(bins)) and -(-len(bins) // 60) >= 2
-        np.testing.assert_array_equal(np.asarray(b.X), np.asarray(a.X))
-        assert list(b.var_names) == list(a.var_names) and list(b.obs_names) == list(a.obs_names)
-        assert not list(tmp_path.glob(".deepcage-predict-*"))  # the shared parts file is gone
-    finally:
-        model.motifs = None
+    assert model.motif_scan is not None  # stored by fit: new loci are scored as the training loci were
+    kw = {"expr": rna, "loci": bins, "genome": genome, "chunk_size": 60, "progress": False}
+    one = dc.tl.predict(model, out=tmp_path / "one.h5ad", **kw)
+    two = dc.tl.predict(
+        model, out=tmp_path / "two.h5ad", devices=2, accelerator="cpu", strategy="ddp_spawn", **kw
+    )
+    a, b = anndata.read_h5ad(one), anndata.read_h5ad(two)
+    assert a.shape == b.shape == (3, len(bins)) and -(-len(bins) // 60) >= 2
+    np.testing.assert_array_equal(np.asarray(b.X), np.asarray(a.X))
+    assert list(b.var_names) == list(a.var_names) and list(b.obs_names) == list(a.obs_names)
+    assert not list(tmp_path.glob(".deepcage-predict-*"))  # the shared parts file is gone
 
 
 def test_predict_errors(model, adata, mdata):

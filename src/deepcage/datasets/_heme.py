@@ -16,7 +16,7 @@ __all__ = ["HEME_CELL_TYPES", "HEME_TEST_REGIONS", "heme", "shared_data_dir"]
 
 log = logging.getLogger(__name__)
 
-_FORMAT_VERSION = "3"  # bump when the build recipe changes, so stale cached datasets are not reused
+_FORMAT_VERSION = "4"  # bump when the build recipe changes, so stale cached datasets are not reused
 
 #: Cell types with both ATAC peaks and RNA in the example data (Corces et al. 2016).
 HEME_CELL_TYPES = ("HSC", "MPP", "LMPP", "CLP", "GMP-A", "GMP-B", "GMP-C", "CD4", "CD8", "pDC")

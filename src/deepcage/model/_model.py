@@ -70,8 +70,13 @@ class DeepCAGE:
     loci_codes, loci_motif
         ``(n_loci, seq_len)`` uint8 base codes and loci x TFs motif scores of the training loci, kept when they
         fit :data:`MAX_STORED_LOCI_BYTES` (else None): prediction on these loci then needs no genome.
+    motif_scan
+        How the training loci's motif scores were made (motifs, window, background, threshold rule), recorded by
+        :func:`deepcage.pp.motif_scores` and stored by :func:`deepcage.tl.fit`: new loci and variant alleles are
+        scored with exactly these settings. None when the scores were made outside the package.
     motifs
-        Optional list of :class:`deepcage.io.Motif` used to score new loci / variant alleles.
+        The motifs of :attr:`motif_scan` (settable; a motif list without a recorded scan cannot score new loci,
+        see :meth:`set_motif_scan`).
     motif_db
         Name of the motif database the motif scores came from.
     sample_expr
@@ -101,6 +106,7 @@ class DeepCAGE:
         loci_codes: np.ndarray | None = None,
         loci_motif: pd.DataFrame | None = None,
         motifs: list | None = None,
+        motif_scan=None,
         motif_db: str | None = None,
         sample_expr: pd.DataFrame | None = None,
         ref_labels: pd.DataFrame | None = None,
@@ -117,7 +123,10 @@ class DeepCAGE:
         self.loci = loci
         self.loci_codes = loci_codes
         self.loci_motif = loci_motif
-        self.motifs = motifs
+        self.motif_scan = motif_scan
+        self._motifs = None
+        if motif_scan is None and motifs is not None:
+            self._motifs = list(motifs)
         self.motif_db = motif_db
         self.sample_expr = sample_expr
         if getattr(network, "prior", False) and ref_labels is None:
@@ -142,6 +151,37 @@ class DeepCAGE:
             f"parameters={self.network.n_parameters():,}, genome={self.genome.get('name', '')!r}, "
             f"loci={n_loci:,} ({seq}), epochs={len(self.history_)})"
         )
+
+    @property
+    def motifs(self) -> list | None:
+        """Motifs that score new loci (those of :attr:`motif_scan` when recorded)."""
+        return self.motif_scan.motifs if self.motif_scan is not None else self._motifs
+
+    @motifs.setter
+    def motifs(self, motifs) -> None:
+        if motifs is None:
+            self.motif_scan, self._motifs = None, None
+        elif self.motif_scan is not None:  # same scan settings, another motif list
+            from .._scan_record import MotifScan
+
+            s = self.motif_scan
+            self.motif_scan = MotifScan(
+                list(motifs), window=s.window, background=s.background, min_score=s.min_score, source=s.source
+            )
+        else:
+            self._motifs = list(motifs)
+
+    def set_motif_scan(self, motifs, *, window: int = 1000, background=(0.25,) * 4, min_score=None) -> None:
+        """Record how the training loci's motif scores were made, for a model whose scores came from outside.
+
+        New loci are then scored with ``motifs`` and these settings (the arguments of
+        :func:`deepcage.pp.motif_scores`); they must be the settings the training scores were made with, or the
+        predictions on new loci will not match those on training loci.
+        """
+        from .._scan_record import MotifScan
+
+        self.motif_scan = MotifScan(list(motifs), window=window, background=background, min_score=min_score)
+        self._motifs = None
 
     @property
     def seq_len(self) -> int:
@@ -329,6 +369,7 @@ class DeepCAGE:
             "tfs": self.tfs,
             "genome": self.genome,
             "motif_db": self.motif_db,
+            "motif_scan": self.motif_scan.settings() if self.motif_scan is not None else None,
             "params": self.params,
             "n_parameters": self.network.n_parameters(),
             "tf_reference": self.tf_reference,
@@ -341,7 +382,10 @@ class DeepCAGE:
         if self.loci_motif is not None:
             np.save(folder / "loci_motif.npy", np.asarray(self.loci_motif, dtype=np.float32))
         if self.motifs:
-            rows = [{"name": m.name, "tf": m.tf, "pwm": np.asarray(m.pwm).tolist()} for m in self.motifs]
+            rows = [
+                {"name": m.name, "tf": m.tf, "threshold": m.threshold, "pwm": np.asarray(m.pwm).tolist()}
+                for m in self.motifs
+            ]
             (folder / "motifs.json").write_text(json.dumps(_jsonable(rows)))
         self.history_.to_csv(folder / "history.csv", index_label="epoch")
         if self.sample_expr is not None:
@@ -395,9 +439,24 @@ class DeepCAGE:
             from ..io._motifs import Motif
 
             motifs = [
-                Motif(name=r["name"], pwm=np.asarray(r["pwm"]), tf=r["tf"])
+                Motif(name=r["name"], pwm=np.asarray(r["pwm"]), tf=r["tf"], threshold=r.get("threshold"))
                 for r in _read_json(path / "motifs.json")
             ]
+        motif_scan = None
+        if motifs is not None and meta.get("motif_scan"):
+            from .._scan_record import MotifScan
+
+            rec = meta["motif_scan"]
+            motif_scan = MotifScan(
+                motifs,
+                window=rec["window"],
+                background=tuple(rec["background"]),
+                min_score=rec["min_score"],
+                source=rec.get("source", ""),
+                version=rec.get("version", ""),
+            )
+            if rec.get("sha256") and rec["sha256"] != motif_scan.sha256:
+                raise _damaged(path / "motifs.json", "its motifs do not match the checksum in model.json")
         history = None
         if (path / "history.csv").is_file():
             history = _read_table(path / "history.csv", "epoch", names=False)
@@ -419,6 +478,7 @@ class DeepCAGE:
             loci_codes=codes,
             loci_motif=motif,
             motifs=motifs,
+            motif_scan=motif_scan,
             motif_db=meta.get("motif_db"),
             params=meta.get("params"),
             history=history,

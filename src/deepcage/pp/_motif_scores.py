@@ -9,28 +9,13 @@ import pandas as pd
 from anndata import AnnData
 from tqdm.auto import tqdm
 
-from .._onehot import locus_codes
+from .._scan_record import SCAN_KEY, MotifScan
 from .._utils import deepcage_uns, get_modality, loci_of, resolve_genome
-from ._motif_scan import resolve_scan_device, scan_max, tf_scores
+from ._motif_scan import resolve_scan_device, scan_max
 
 __all__ = ["motif_scores", "scan_max"]
 
 _READ_CHUNK = 16384  # loci whose sequences are read at once (16 MB of 1-kb windows)
-
-
-def _cuts(motifs, min_score) -> np.ndarray | None:
-    if min_score is None:
-        return None
-    if isinstance(min_score, str):
-        if min_score != "motif":
-            raise ValueError(f"min_score={min_score!r}; expected None, a number or 'motif'.")
-        missing = [m.name for m in motifs if m.threshold is None]
-        if missing:
-            raise ValueError(
-                f"min_score='motif' but {len(missing)} motif(s) carry no threshold (e.g. {missing[0]!r}); pass a number."
-            )
-        return np.array([m.threshold for m in motifs], dtype=np.float64)
-    return np.full(len(motifs), float(min_score))
 
 
 def _load_motifs(motifs, tf_table):
@@ -101,8 +86,10 @@ def motif_scores(
 
     Returns
     -------
-    None, or a copy when ``copy=True``. Writes ``varm[key_added]`` (DataFrame loci x TFs, float32) and
-    ``uns['deepcage']['motif_db']``, ``uns['deepcage']['tfs']``.
+    None, or a copy when ``copy=True``. Writes ``varm[key_added]`` (DataFrame loci x TFs, float32),
+    ``uns['deepcage']['motif_db']``, ``uns['deepcage']['tfs']`` and ``uns['deepcage']['motif_scan'][key_added]``:
+    the motifs, window, background and threshold rule. :func:`deepcage.tl.fit` stores this record with the model
+    and :func:`deepcage.tl.predict` scores new loci with exactly these settings.
 
     Examples
     --------
@@ -130,21 +117,21 @@ def motif_scores(
         tf_of = [tf_of[i] for i in keep]
     order = tfs if tfs is not None else list(dict.fromkeys(tf_of))
 
-    cuts = _cuts(motif_list, min_score)
-    log_odds = [m.log_odds(background) for m in motif_list]
+    scan = MotifScan(motif_list, window=window, background=background, min_score=min_score, source=source)
+    scan.cuts()  # a threshold rule that cannot apply fails before reading sequences
     device = resolve_scan_device(device)
     chrom, start, end = loci["chrom"].to_numpy(), loci["start"].to_numpy(), loci["end"].to_numpy()
     scores = np.empty((len(loci), len(order)), dtype=np.float32)
     with tqdm(total=len(loci), desc="motif scores", unit="locus", disable=not progress) as bar:
         for lo in range(0, len(loci), _READ_CHUNK):
             hi = min(lo + _READ_CHUNK, len(loci))
-            codes = locus_codes(genome, chrom[lo:hi], start[lo:hi], end[lo:hi], window=window)
-            scores[lo:hi] = tf_scores(
-                codes, log_odds, tf_of, order, cuts=cuts, device=device, batch_size=batch_size
-            )
+            codes = scan.read(genome, chrom[lo:hi], start[lo:hi], end[lo:hi])
+            scores[lo:hi] = scan.score(codes, order, device=device, batch_size=batch_size)
             bar.update(hi - lo)
     adata.varm[key_added] = pd.DataFrame(scores, index=adata.var_names, columns=order)
     rec = deepcage_uns(adata)
     rec["motif_db"] = source
     rec["tfs"] = list(order)
+    # how the scores were made, replayed by predict for loci that are not in this AnnData
+    rec.setdefault(SCAN_KEY, {})[key_added] = scan.to_uns()
     return data if copy else None

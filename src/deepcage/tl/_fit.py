@@ -73,6 +73,34 @@ def _splits(adata) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return train_samples, train_loci, val_loci
 
 
+def _motif_scan(adata, motif_key: str, motifs, tfs: list[str]):
+    """The recorded scan of ``varm[motif_key]`` (with ``motifs`` instead of its own when given), or None."""
+    from .._scan_record import MotifScan
+
+    scan = MotifScan.from_adata(adata, motif_key)
+    if scan is None:
+        return None
+    if motifs is not None:
+        scan = MotifScan(
+            list(motifs),
+            window=scan.window,
+            background=scan.background,
+            min_score=scan.min_score,
+            source=scan.source,
+        )
+    missing = [t for t in tfs if t not in set(scan.tf_of)]
+    if missing:
+        warnings.warn(
+            f"varm[{motif_key!r}] has {len(missing)} TF column(s) without a motif in its recorded scan (e.g. "
+            f"{missing[:5]}): the columns were added outside dc.pp.motif_scores, so the model cannot score new "
+            "loci and stores no motifs. Score all TFs with dc.pp.motif_scores to predict new loci.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    return scan
+
+
 def _on_gpu(accelerator) -> bool:
     return str(accelerator) in ("auto", "gpu", "cuda") and torch.cuda.is_available()
 
@@ -209,8 +237,11 @@ def fit(
         Temperature ``T`` of the similarity weights; default: chosen by leave-one-out over the training samples
         (:func:`deepcage.tl._knn.choose_temperature`), as the ``'expression_knn'`` baseline does.
     motifs
-        Optional motif list (:class:`deepcage.io.Motif`) stored with the model so new loci and variant alleles
-        can be scored without re-reading the motif database.
+        Motif list (:class:`deepcage.io.Motif`) stored with the model to score new loci and variant alleles.
+        Default: the motifs that :func:`deepcage.pp.motif_scores` recorded for ``varm[motif_key]``
+        (``uns['deepcage']['motif_scan']``), stored with their scan settings (window, background, threshold
+        rule) so that new loci are scored exactly as the training loci were. Scores made outside the package
+        have no record: the model then predicts its training loci and loci with given scores only.
     store_loci
         Save the training loci's sequence codes and motif scores with the model (``'auto'``: when they take at
         most :data:`deepcage.model._model.MAX_STORED_LOCI_BYTES`, 512 MB), so prediction on them needs no genome.
@@ -296,6 +327,7 @@ def fit(
     elif pos_weight is not None:
         pos_weight = float(pos_weight)
 
+    motif_scan = _motif_scan(adata, motif_key, motifs, tfs)
     loci = loci_of(adata).copy()
     if "split" in adata.var:
         loci["split"] = adata.var["split"].astype(str).to_numpy()
@@ -523,7 +555,8 @@ def fit(
         loci=loci,
         loci_codes=codes if keep else None,
         loci_motif=motif_df.astype(np.float32).set_axis(tfs, axis=1) if keep else None,
-        motifs=list(motifs) if motifs is not None else None,
+        motifs=list(motifs) if motifs is not None and motif_scan is None else None,
+        motif_scan=motif_scan,
         motif_db=uns.get("motif_db"),
         sample_expr=pd.DataFrame(expr, index=adata.obs_names.astype(str), columns=tfs),
         ref_labels=ref_labels if prior is not None else None,

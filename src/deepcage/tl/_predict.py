@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,8 @@ from ..model._inputs import align_tfs, check_finite, expr_frame, motif_frame
 from ..model._model import DeepCAGE
 
 __all__ = ["predict"]
+
+log = logging.getLogger("deepcage")
 
 
 # ----------------------------------------------------------------------------------------------- genome
@@ -107,16 +110,8 @@ class _Loci:
             pos = model.loci.index.get_indexer(table.index)
             if (pos >= 0).all():
                 self.stored = pos
-        if (
-            self.motif is None
-            and not (self.stored is not None and model.loci_motif is not None)
-            and not model.motifs
-        ):
-            raise ValueError(
-                f"No motif scores for the {len(table)} loci: they are not the model's stored training loci and the "
-                "model has no motifs to score them. Pass an AnnData with varm['motif_scores'] (dc.pp.motif_scores "
-                "with tfs=model.tfs), or set model.motifs = [...] (dc.io.read_motifs)."
-            )
+        if self.motif is None and not (self.stored is not None and model.loci_motif is not None):
+            check_can_score(model, len(table))
 
     def __len__(self) -> int:
         return len(self.table)
@@ -145,34 +140,45 @@ class _Loci:
             return self.motif[lo:hi]
         if self.stored is not None and self.model.loci_motif is not None:
             return np.asarray(self.model.loci_motif.to_numpy()[self.stored[lo:hi]], dtype=np.float32)
-        if codes is None:
-            from .._onehot import locus_codes
-
+        scan = self.model.motif_scan
+        if codes is None or codes.shape[-1] != scan.window:
             t = self.table.iloc[lo:hi]
-            codes = locus_codes(
-                self.genome, t["chrom"].to_numpy(), t["start"].to_numpy(), t["end"].to_numpy(), window=1000
-            )
+            codes = scan.read(self.genome, t["chrom"].to_numpy(), t["start"].to_numpy(), t["end"].to_numpy())
         return score_motifs(self.model, codes)
 
 
-def score_motifs(model: DeepCAGE, codes: np.ndarray) -> np.ndarray:
-    """Motif scores (loci x model.tfs) of sequences with the model's motifs (max over each TF's motifs), scanned
-    on the network's GPU when it is on one (else on any visible GPU, else the CPU)."""
-    from ..pp._motif_scan import tf_scores
-
-    motifs = model.motifs or []
-    tf_of = [m.tf or m.name for m in motifs]
-    missing = [t for t in model.tfs if t not in set(tf_of)]
-    if missing:
-        raise ValueError(f"model.motifs has no motif for {len(missing)} of the model's TFs: {missing[:20]}.")
-    device = next(model.network.parameters()).device
-    return tf_scores(
-        codes,
-        [m.log_odds() for m in motifs],
-        tf_of,
-        model.tfs,
-        device=device if device.type == "cuda" else "auto",
+def check_can_score(model: DeepCAGE, n_loci: int, *, say: bool = True) -> None:
+    """Raise unless the model can score new loci exactly as its training loci were scored."""
+    if model.motif_scan is not None:
+        model.motif_scan.check_tfs(model.tfs)
+        if say:
+            log.info(
+                "Scoring %d new loci with the recorded motif scan: %s.", n_loci, model.motif_scan.describe()
+            )
+        return
+    if model.motifs:
+        raise ValueError(
+            f"The {n_loci} loci need motif scores, and the model has motifs but no record of how its training "
+            "loci were scored (window, background, threshold): its scores were made outside dc.pp.motif_scores. "
+            "Scoring new loci with other settings would give silently different predictions. Pass loci with "
+            "varm['motif_scores'] made like the training scores, re-fit on scores from dc.pp.motif_scores, or "
+            "state the settings with model.set_motif_scan(motifs, window=..., background=..., min_score=...)."
+        )
+    raise ValueError(
+        f"No motif scores for the {n_loci} loci: they are not the model's stored training loci and the model has "
+        "no motifs to score them. Pass an AnnData with varm['motif_scores'] (dc.pp.motif_scores with "
+        "tfs=model.tfs), or train on scores from dc.pp.motif_scores (fit then stores the motifs and the scan "
+        "settings), or call model.set_motif_scan(dc.io.read_motifs(...), window=..., ...)."
     )
+
+
+def score_motifs(model: DeepCAGE, codes: np.ndarray) -> np.ndarray:
+    """Motif scores (loci x model.tfs) of sequences with the model's recorded scan (motifs, background,
+    threshold; ``codes`` read with its window), on the network's GPU when it is on one (else on any visible GPU,
+    else the CPU)."""
+    check_can_score(model, len(codes), say=False)
+    device = next(model.network.parameters()).device
+    return model.motif_scan.score(codes, model.tfs, device=device if device.type == "cuda" else "auto")
 
 
 def _loci_table(loci) -> tuple[pd.DataFrame, AnnData | None]:

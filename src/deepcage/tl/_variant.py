@@ -218,7 +218,13 @@ def variant_effect(
                     "Scoring the alleles needs the motifs: pass motifs= (e.g. dc.io.read_motifs(...)) or set "
                     "model.motifs."
                 )
-            ref_motif, alt_motif = score_motifs(model, ref_codes), score_motifs(model, alt_codes)
+            scan_ref, scan_alt = ref_codes, alt_codes
+            w = model.motif_scan.window if model.motif_scan is not None else L
+            if w != L:  # the motif scores were made on another window than the network reads
+                scan_ref = gen.windows(table["chrom"].to_numpy(), table["pos"].to_numpy() - 1, w)
+                scan_alt = scan_ref.copy()
+                scan_alt[:, w // 2] = encode_bases("".join(table["alt"]))
+            ref_motif, alt_motif = score_motifs(model, scan_ref), score_motifs(model, scan_alt)
         finally:
             model.motifs = saved
     else:
