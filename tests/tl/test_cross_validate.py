@@ -109,3 +109,24 @@ def test_errors(mdata):
         dc.tl.cross_validate(mdata, folds=[["sample1"]], methods=["magic"])
     with pytest.raises(ValueError, match="at least 3 training"):
         dc.tl.cross_validate(mdata, folds=[list(ad.obs_names[:-2])])
+
+
+def test_layer_and_keys_travel_to_every_step(mdata):
+    """Labels in another layer and other slot names: the same numbers as the default names."""
+    ad = mdata["atac"].copy()
+    renamed = ad.copy()
+    renamed.layers["peaks"] = renamed.layers.pop("binary")
+    renamed.varm["ms"] = renamed.varm.pop("motif_scores")
+    renamed.obsm["te"] = renamed.obsm.pop("tf_expr")
+    renamed.uns["deepcage"]["motif_scan"] = {"ms": renamed.uns["deepcage"]["motif_scan"]["motif_scores"]}
+    kw = {
+        "folds": [["sample1", "sample2"]],
+        "seeds": (0,),
+        "methods": ("deepcage", "locus_mean"),
+        "progress": False,
+    }
+    want = dc.tl.cross_validate(ad, rna=mdata["rna"], **kw, **FAST)
+    got = dc.tl.cross_validate(
+        renamed, rna=mdata["rna"], layer="peaks", motif_key="ms", tf_key="te", **kw, **FAST
+    )
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))

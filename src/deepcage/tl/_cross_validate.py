@@ -62,16 +62,24 @@ def _folds(samples: pd.Index, folds, n_folds: int, seed: int) -> list[list[str]]
     return [[str(samples[i]) for i in test] for _, test in split]
 
 
-def _fold_data(ad: AnnData, rna, test: list[str], *, tfs, val_frac, min_positive, seed) -> AnnData:
+def _fold_data(
+    ad: AnnData, rna, test: list[str], *, tfs, val_frac, min_positive, seed, layer, tf_key
+) -> AnnData:
     """The fold's AnnData: sample split, TF reference from its training cells, locus classes from them."""
     from ..pp import split_loci, split_samples, tf_expression
 
     a = ad.copy()
     split_samples(a, test=test)
-    tf_expression(a, rna, tfs=tfs)
+    tf_expression(a, rna, tfs=tfs, key_added=tf_key)
     keep_split = "split" in a.var
     locus_split = a.var["split"].copy() if keep_split else None
-    split_loci(a, val_frac=0.0 if keep_split else val_frac, min_positive=min_positive, seed=seed)
+    split_loci(
+        a,
+        val_frac=0.0 if keep_split else val_frac,
+        min_positive=min_positive,
+        seed=seed,
+        layer=None if layer == "X" else layer,
+    )
     if keep_split:  # the locus split is the caller's (test region, validation loci); only the classes change
         a.var["split"] = locus_split
     return a
@@ -187,14 +195,17 @@ def cross_validate(
         raise ValueError(
             f"Unknown method(s) {unknown}; choose from {list(_NETWORK_METHODS) + list(BASELINES)}."
         )
-    if "motif_scores" not in ad.varm:
-        raise KeyError("adata.varm['motif_scores'] is missing: run dc.pp.motif_scores first.")
+    # the keys fit reads, so the folds, the model and its predictions use the same slots
+    motif_key = fit_kwargs.get("motif_key", "motif_scores")
+    tf_key = fit_kwargs.get("tf_key", "tf_expr")
+    if motif_key not in ad.varm:
+        raise KeyError(f"adata.varm[{motif_key!r}] is missing: run dc.pp.motif_scores first.")
     seeds = [int(s) for s in np.atleast_1d(seeds)]
     if not seeds:
         raise ValueError("seeds must hold at least one seed.")
     samples = pd.Index(ad.obs_names.astype(str))
     fold_list = _folds(samples, folds, n_folds, seeds[0])
-    tfs = [str(t) for t in ad.varm["motif_scores"].columns]
+    tfs = [str(t) for t in ad.varm[motif_key].columns]
     truth_all = dense(ad.layers[layer] if layer != "X" else ad.X)
     closed_form = [m for m in methods if m not in _NETWORK_METHODS and m != "sequence"]
     trained = [m for m in methods if m in _NETWORK_METHODS]
@@ -202,7 +213,17 @@ def cross_validate(
     rows, info, models = [], [], {}
     bar = tqdm(total=len(fold_list) * len(seeds), desc="cross-validation", unit="fit", disable=not progress)
     for f, test in enumerate(fold_list):
-        a = _fold_data(ad, rna, test, tfs=tfs, val_frac=val_frac, min_positive=min_positive, seed=seeds[0])
+        a = _fold_data(
+            ad,
+            rna,
+            test,
+            tfs=tfs,
+            val_frac=val_frac,
+            min_positive=min_positive,
+            seed=seeds[0],
+            layer=layer,
+            tf_key=tf_key,
+        )
         is_test = a.obs["split"].astype(str).to_numpy() == "test"
         test_idx = np.flatnonzero(is_test)
         test_loci = a.var["split"].astype(str).to_numpy() == "test"
@@ -237,12 +258,22 @@ def cross_validate(
         )
         for seed in seeds:
             for m in trained:
-                kwargs = dict(fit_kwargs, seed=seed, progress_bar=False)
+                kwargs = dict(
+                    fit_kwargs, seed=seed, progress_bar=False, layer=None if layer == "X" else layer
+                )
                 if m == "sequence":
                     kwargs.update(use_expression=False, prior=None, delta_expression=False)
                 model = fit(a, **kwargs)
-                new = predict(model, expr=new_rna, loci=a, progress=False)
-                pred = np.asarray(new.layers["deepcage"], dtype=np.float64)
+                new = predict(
+                    model,
+                    expr=new_rna,
+                    loci=a,
+                    motif_key=motif_key,
+                    tf_key=tf_key,
+                    key_added="cv",
+                    progress=False,
+                )
+                pred = np.asarray(new.layers["cv"], dtype=np.float64)
                 rows += _rows(truth, pred, classes, {"fold": f, "seed": seed, "method": m}, samples[test_idx])
                 if return_models:
                     models[(f, seed, m)] = model
