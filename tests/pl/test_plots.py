@@ -110,6 +110,30 @@ def test_gis_bars(adata, tmp_path):
     assert len(ax.patches) == 5 and "cell5" in ax.get_title()
 
 
+def test_gis_small_scores_rescaled_and_titled():
+    # real GIS values are ~1e-3: ticks must stay short (a power of ten moves into the axis label)
+    df = pd.DataFrame({"tf": [f"TF{i}" for i in range(20)], "gis": np.linspace(2.4e-3, 1e-4, 20)})
+    df.attrs["params"] = {
+        "sample": "GMP-B",
+        "center": "JAG1",
+        "chrom": "chr20",
+        "position": 10_637_000,
+        "window": 100_000,
+        "n_loci": 1000,
+        "resolved_by": "tss",
+        "method": "abs_gradient",
+    }
+    ax = dc.pl.gis(df, n_top=15)
+    ax.figure.canvas.draw()
+    assert "×10⁻³" in ax.get_xlabel()
+    np.testing.assert_allclose(max(p.get_width() for p in ax.patches), 2.4)
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert 2 <= len(ticks) <= 7 and max(len(t) for t in ticks) <= 4
+    title = ax.get_title()
+    assert "GMP-B" in title and "JAG1 (chr20:10,637,000) ±100 kb" in title and "1,000 loci" in title
+    assert dc.pl.gis(df, title="custom").get_title() == "custom"
+
+
 def test_filter_logos(tmp_path):
     from deepcage.tl._filters import FilterMotifs
 

@@ -230,7 +230,8 @@ def gis(
 
     Returns
     -------
-    DataFrame with one row per TF, highest GIS first: ``tf``, ``gis``, ``rank`` (1 = most important).
+    DataFrame with one row per TF, highest GIS first: ``tf``, ``gis``, ``rank`` (1 = most important);
+    ``df.attrs['params']`` holds the parameters below (used by :func:`deepcage.pl.gis` for its title).
     With ``key_added``, ``uns[key_added]`` = ``{'tf', 'gis', 'rank', 'params': {sample, center, chrom,
     position, window, n_loci, resolved_by}}``.
 
@@ -280,20 +281,22 @@ def gis(
     df = pd.DataFrame({"tf": tfs, "gis": score})
     df = df.sort_values("gis", ascending=False, kind="stable").reset_index(drop=True)
     df["rank"] = np.arange(1, len(df) + 1)
+    params = {
+        "sample": str(sample),
+        "center": str(center),
+        "chrom": chrom,
+        "position": int(pos),
+        "window": int(window),
+        "n_loci": int(near.size),
+        "resolved_by": how,
+        "method": method,
+    }
+    df.attrs["params"] = dict(params)  # read by dc.pl.gis for the title
     if key_added:
         ad.uns[key_added] = {
             "tf": df["tf"].to_numpy().astype(str),
             "gis": df["gis"].to_numpy(),
             "rank": df["rank"].to_numpy(),
-            "params": {
-                "sample": str(sample),
-                "center": str(center),
-                "chrom": chrom,
-                "position": int(pos),
-                "window": int(window),
-                "n_loci": int(near.size),
-                "resolved_by": how,
-                "method": method,
-            },
+            "params": params,
         }
     return df
