@@ -93,6 +93,25 @@ def test_prepare_fit_predict_on_blood_cells(shared_data, tmp_path, capsys):
     assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
     assert "error" not in capsys.readouterr().err
 
+    # genome-wide: bin, scan the new bins with the motif scan prepare recorded, predict, one bigWig per sample
+    tracks = tmp_path / "tracks"
+    genome = [str(d / "genome" / "hg19_chr20_slices.fa.gz"), str(d / "genome" / "b37_20_1-1Mb.fa.gz")]
+    genome_wide = ["predict", str(model), str(tracks), "--expr", str(d / "heme-hg19" / "rna_counts.tsv")]
+    genome_wide += ["--genome", *genome, "--bin-size", "200", "--regions", str(tmp_path / "regions.bed")]
+    genome_wide += ["--blacklist", str(d / "annotation" / "hg19-blacklist.v2.bed"), "--no-progress"]
+    assert main(genome_wide) == 0
+    assert {"CD8.bw", "CMP.bw", "MEP.bw"} <= {p.name for p in tracks.iterdir()}
+    in_place = tmp_path / "in_place.h5ad"
+    assert main(["predict", str(model), str(in_place), "--data", str(data), "--no-progress"]) == 0
+    want = anndata.read_h5ad(in_place)
+    import pyBigWig
+
+    with pyBigWig.open(str(tracks / "CD8.bw")) as bw:
+        track = {f"{c}:{s}-{e}": v for c in bw.chroms() for s, e, v in bw.intervals(c)}
+    at_loci = np.array([track[n] for n in want.var_names])  # every training locus is a bin of the track
+    # equal up to float32 rounding (the RNA is normalised again from the table; obsm holds the prepared copy)
+    np.testing.assert_allclose(at_loci, want["CD8"].layers["deepcage"].ravel(), atol=1e-5)
+
 
 def _defaults(command: str) -> dict:
     sub = build_parser()._subparsers._group_actions[0].choices[command]

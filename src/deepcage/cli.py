@@ -608,6 +608,9 @@ def _add_predict(sub) -> None:
         "to OUT (.h5ad, .bw or a folder of bigWigs) with the motifs scanned chunk by chunk",
     )
     p.add_argument("--chroms", nargs="+", default=None, help="contigs to bin with --bin-size (default: all)")
+    p.add_argument(
+        "--regions", default=None, help="BED of the regions to bin with --bin-size (default: whole contigs)"
+    )
     p.add_argument("--blacklist", default=None, help="BED of regions whose bins are left out (--bin-size)")
     p.add_argument(
         "--devices",
@@ -669,6 +672,8 @@ def _run_predict(args) -> int:
         from .io import read_bed
 
         loci = read_bed(_input_file(args.loci, "loci BED"))
+    if args.regions is not None and args.bin_size is None:
+        raise UsageError("--regions goes with --bin-size: it restricts the bins of a genome-wide prediction.")
     if args.bin_size is not None:
         if args.expr is None or args.loci or not args.genome:
             raise UsageError("--bin-size needs --expr and --genome (and no --loci): it bins the genome.")
@@ -678,6 +683,7 @@ def _run_predict(args) -> int:
         # a compact table (no locus names): streamed genome-wide prediction in flat memory
         loci = bin_genome(
             Genome(args.genome),
+            regions=_input_file(args.regions, "regions BED") if args.regions else None,
             chroms=args.chroms,
             bin_size=args.bin_size,
             blacklist=_input_file(args.blacklist, "blacklist BED") if args.blacklist else None,
