@@ -185,6 +185,24 @@ def test_track(adata, tmp_path):
     assert len(axes) == 2
     twin_lines = [ln for a in axes[0].figure.axes for ln in a.lines]
     assert len(twin_lines) == 2 * 2  # deepcage + baseline per sample
+    # coordinates in Mb, a labelled right axis
+    last = axes[-1]
+    last.figure.canvas.draw()
+    labels = [t.get_text() for t in last.get_xticklabels() if t.get_text()]
+    assert labels and all(lab.startswith("10.0") for lab in labels)  # 10,010,000 bp -> "10.010"
+    assert "(Mb)" in last.get_xlabel() and "chr20:10,010,000-10,030,000" in last.get_xlabel()
+    twins = [a for a in axes[0].figure.axes if a not in axes]
+    assert twins and all(t.get_ylabel() == "predicted\nprobability" for t in twins)
+    # predictions passed first are still lines, the observed layer still grey bars
+    axes2 = dc.pl.track(
+        adata, region="chr20:10,010,000-10,030,000", samples=["cell5"], keys=["deepcage", "binary"]
+    )
+    ax0 = axes2[0]
+    assert len(ax0.patches) == 100 and {p.get_label() for p in ax0.containers} == {"observed (binary)"}
+    twin = next(a for a in ax0.figure.axes if a is not ax0)
+    assert [ln.get_label() for ln in twin.lines] == ["deepcage"]
+    legend = [t.get_text() for t in ax0.get_legend().get_texts()]
+    assert legend == ["observed (binary)", "deepcage"]
     with pytest.raises(ValueError, match="No loci"):
         dc.pl.track(adata, region="chr1:1-1000")
     with pytest.raises(ValueError, match="form"):

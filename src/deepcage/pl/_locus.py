@@ -28,6 +28,36 @@ def _parse_region(region: str) -> tuple[str, int, int]:
     return m["chrom"], start, end
 
 
+_OBSERVED = ("binary", "log_norm", "X", "counts", "raw", "norm", "cpm", "signal")
+
+
+def _is_prediction(ad: AnnData, key: str) -> bool:
+    """Prediction layers: ``'deepcage'``, ``baseline_*``, ``deepcage_*`` or any layer recorded by predict."""
+    key = str(key)
+    if key in _OBSERVED:
+        return False
+    rec = ad.uns.get("deepcage", {}) if isinstance(ad.uns.get("deepcage"), dict) else {}
+    recorded = set(rec.get("predict", {}) or {}) | set(rec.get("metrics", {}) or {})
+    if rec.get("prediction_key"):
+        recorded.add(str(rec["prediction_key"]))
+    return key == "deepcage" or key.startswith(("deepcage_", "baseline_", "pred")) or key in recorded
+
+
+def _coordinate_axis(ax, start: int, end: int, chrom: str) -> None:
+    """Ticks in Mb with as many decimals as the tick step needs (10.62 Mb, 10.615 Mb ...)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+
+    ticks = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(start, end)
+    ticks = ticks[(ticks >= start) & (ticks <= end)]
+    step = float(np.min(np.diff(ticks))) if len(ticks) > 1 else float(end - start)
+    decimals = max(0, int(np.ceil(-np.log10(step / 1e6) - 1e-9)))
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x / 1e6:,.{decimals}f}"))
+    span = end - start
+    size = f"{span / 1e6:g} Mb" if span >= 1_000_000 else f"{span / 1e3:g} kb"
+    ax.set_xlabel(f"{chrom} position (Mb); {chrom}:{start:,}-{end:,}, {size}")
+
+
 def track(
     adata: AnnData,
     *,
@@ -41,8 +71,9 @@ def track(
 ):
     """Observed and predicted accessibility along a region, one row per sample (like a genome browser).
 
-    The first key is drawn as bars, one per bin (left axis), the others as lines on a right axis (predicted
-    probabilities or signal).
+    Observed layers are drawn as grey bars, one per bin (left axis), predictions (``'deepcage'``, ``baseline_*``
+    and layers written by :func:`deepcage.tl.predict`) as lines on a labelled right axis, whatever the order of
+    ``keys``. Coordinates are in Mb.
 
     Parameters
     ----------
@@ -54,7 +85,7 @@ def track(
     samples
         Samples to show: ``'test'``, ``'train'``, ``'all'`` or names (at most ``max_samples`` rows).
     keys
-        Layers to draw: observed first, then predictions. Default: ``'log_norm'`` (else ``'binary'``) and every
+        Layers to draw (observed and predictions, in any order). Default: ``'log_norm'`` (else ``'binary'``) and every
         present of ``'deepcage'`` and ``baseline_*``.
     max_samples
         Row limit.
@@ -120,47 +151,79 @@ def track(
             raise ValueError(f"Need {len(s_idx)} Axes (one per sample), got {len(axes)}.")
         fig = axes[0].figure
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    # observed layers as grey bars (left axis), predictions as lines (right axis), whatever the order of keys
+    obs_keys = [k for k in keys if not _is_prediction(ad, k)]
+    pred_keys = [k for k in keys if _is_prediction(ad, k)]
+    bar_key = obs_keys[0] if obs_keys else None
+    extra_obs = obs_keys[1:]
     # the same scale in every row, so samples can be compared
-    obs_top = float(values[keys[0]].max()) or 1.0
-    pred_vals = [values[k] for k in keys[1:]]
+    obs_top = (float(max(values[k].max() for k in obs_keys)) or 1.0) if obs_keys else 1.0
+    obs_lo = min(0.0, min((float(values[k].min()) for k in obs_keys), default=0.0))
+    pred_vals = [values[k] for k in pred_keys]
     pred_lo = min(0.0, min((float(v.min()) for v in pred_vals), default=0.0))
     pred_hi = max((float(v.max()) for v in pred_vals), default=1.0) or 1.0
+    pred_label = "predicted"
+    if pred_vals and pred_lo >= 0 and pred_hi <= 1:
+        pred_label = "predicted\nprobability"
+        pred_hi = 1.0
     for row, (ax, name) in enumerate(zip(axes, ad.obs_names[s_idx])):
-        ax.bar(
-            starts,
-            values[keys[0]][row],
-            width=ends - starts,
-            align="edge",
-            color="0.6",
-            lw=0,
-            label=f"observed ({keys[0]})",
-        )
+        if bar_key is not None:
+            ax.bar(
+                starts,
+                values[bar_key][row],
+                width=ends - starts,
+                align="edge",
+                color="0.65",
+                lw=0,
+                label=f"observed ({bar_key})",
+            )
+        for k in extra_obs:
+            ax.plot(xs, steps(values[k][row]), color="0.3", ls="--", lw=0.9, label=f"observed ({k})")
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize="small")
         ax.set_xlim(start, end)
-        ax.set_ylim(min(0.0, float(values[keys[0]].min())), obs_top * 1.05)
+        ax.set_ylim(obs_lo, obs_top * 1.05)
         ax.spines[["top", "right"]].set_visible(False)
-        if len(keys) > 1:
-            twin = ax.twinx()
-            for j, k in enumerate(keys[1:]):
-                twin.plot(xs, steps(values[k][row]), color=colors[j % len(colors)], lw=1.1, label=k)
-            twin.set_ylim(pred_lo, pred_hi * 1.05)
-            twin.tick_params(labelsize="x-small")
-            twin.spines[["top"]].set_visible(False)
-            if row == 0:
-                h1, l1 = ax.get_legend_handles_labels()
-                h2, l2 = twin.get_legend_handles_labels()
-                ax.legend(
-                    h1 + h2,
-                    l1 + l2,
-                    fontsize="x-small",
-                    frameon=False,
-                    ncol=len(keys),
-                    loc="lower left",
-                    bbox_to_anchor=(0, 1),
-                )
+        if not obs_keys:
+            ax.set_yticks([])
+        target = ax
+        if pred_keys:
+            target = ax.twinx() if obs_keys else ax
+            for j, k in enumerate(pred_keys):
+                target.plot(xs, steps(values[k][row]), color=colors[j % len(colors)], lw=1.1, label=k)
+            target.set_ylim(pred_lo, pred_hi * 1.05)
+            target.tick_params(labelsize="x-small")
+            target.spines[["top"]].set_visible(False)
+            if target is not ax:
+                target.set_ylabel(pred_label, fontsize="x-small", rotation=90, labelpad=2)
+        if row == 0:
+            h1, l1 = ax.get_legend_handles_labels()
+            h2, l2 = target.get_legend_handles_labels() if target is not ax else ([], [])
+            ax.legend(
+                h1 + h2,
+                l1 + l2,
+                fontsize="small",
+                frameon=False,
+                ncol=len(keys),
+                loc="lower left",
+                bbox_to_anchor=(0, 1),
+            )
         ax.tick_params(labelsize="x-small")
-    axes[len(s_idx) - 1].set_xlabel(f"{chrom} position (bp)")
-    axes[len(s_idx) - 1].ticklabel_format(axis="x", style="plain", useOffset=False)
+    last = axes[len(s_idx) - 1]
+    _coordinate_axis(last, start, end, chrom)
+    last.tick_params(axis="x", labelsize="small")
+    if obs_keys:
+        axes[0].annotate(
+            f"left: observed ({bar_key})"
+            + (f"; right: {pred_label.replace(chr(10), ' ')}" if pred_keys else ""),
+            (1.0, 1.0),
+            xycoords="axes fraction",
+            ha="right",
+            va="bottom",
+            fontsize="x-small",
+            color="0.35",
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
     return _finish(fig, axes[: len(s_idx)], show=show, save=save, name=f"track_{chrom}_{start}_{end}")
 
 
