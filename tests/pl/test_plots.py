@@ -173,6 +173,13 @@ def test_history(tmp_path):
     assert len(axes) == 2
     assert len([ln for ln in axes[0].lines if ln.get_label() in ("train_loss", "val_loss")]) == 2
     assert axes[0].lines[-1].get_xdata()[0] == 2  # best val_loss marked
+    # labels do not collide: the right panel's y label lies right of everything drawn for the left panel
+    fig = axes[0].figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert axes[1].yaxis.label.get_window_extent(renderer).x0 > axes[0].get_tightbbox(renderer).x1
+    assert axes[1].get_ylabel() == "val auprc" and axes[0].get_ylabel() == "loss"
+    assert any("best val loss (epoch 2)" in t.get_text() for t in axes[0].get_legend().get_texts())
     model = type("M", (), {"history_": hist[["epoch", "train_loss"]]})()
     assert len(dc.pl.history(model)) == 1
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from ._utils import _DOC_SHOW_SAVE, _finish
 
@@ -68,8 +69,11 @@ def history(
     n_panels = int(bool(losses)) + int(bool(others))
     if n_panels == 0:
         raise ValueError("Nothing to plot: no metric columns.")
-    if ax is None:
-        fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 3.3), squeeze=False)
+    own_figure = ax is None
+    if own_figure:
+        fig, axes = plt.subplots(
+            1, n_panels, figsize=(4.6 * n_panels, 3.4), squeeze=False, layout="constrained"
+        )
         axes = list(axes[0])
     else:
         axes = [ax] if isinstance(ax, plt.Axes) else list(ax)
@@ -77,18 +81,25 @@ def history(
             raise ValueError(f"Need {n_panels} Axes (losses and other metrics), got {len(axes)}.")
         fig = axes[0].figure
     panels = [p for p in (losses, others) if p]
+    best = None
+    if "val_loss" in hist.columns and hist["val_loss"].notna().any():
+        best = x[int(np.nanargmin(hist["val_loss"].to_numpy(dtype=float)))]
     for ax, cols in zip(axes, panels):
         for c in cols:
             y = hist[c].to_numpy(dtype=float)
             ok = np.isfinite(y)
             ax.plot(x[ok], y[ok], marker="o", ms=3, lw=1.3, label=c)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss" if cols is losses else "metric")
-        ax.legend(fontsize="small", frameon=False)
-    if "val_loss" in hist.columns and hist["val_loss"].notna().any():
-        best = x[int(np.nanargmin(hist["val_loss"].to_numpy(dtype=float)))]
-        for ax in axes[:n_panels]:
-            ax.axvline(best, ls=":", color="grey", lw=1)
+        if cols is losses:
+            ax.set_ylabel("loss")
+            ax.set_title("losses", fontsize="medium")
+        else:
+            ax.set_ylabel(cols[0].replace("_", " ") if len(cols) == 1 else "validation metric")
+            ax.set_title("validation metrics", fontsize="medium")
+        if best is not None:
+            ax.axvline(best, ls=":", color="grey", lw=1, label=f"best val loss (epoch {best:g})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize="small", frameon=False, loc="best")
     return _finish(fig, axes[:n_panels], show=show, save=save, name="history")
 
 
