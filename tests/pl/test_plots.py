@@ -55,8 +55,31 @@ def test_pr_curves(adata, tmp_path):
     ax = dc.pl.pr_curves(adata, key="deepcage", save=tmp_path / "pr.png")
     _ok(tmp_path / "pr.png")
     assert isinstance(ax, plt.Axes)
-    assert len(ax.lines) == 3  # one curve per test sample
-    assert "auPR" in ax.get_legend().get_texts()[0].get_text()
+    gids = [ln.get_gid() for ln in ax.lines]
+    # per test sample: the curve, the locus-mean baseline (picked by baseline='auto') and the prevalence
+    assert gids.count("pr") == 3 and gids.count("baseline") == 3 and gids.count("prevalence") == 3
+    test = (adata.obs["split"] == "test").to_numpy()
+    loci = (adata.var["split"] == "test").to_numpy()
+    prev = adata.layers["binary"][test][:, loci].mean(axis=1)
+    np.testing.assert_allclose(
+        sorted(ln.get_ydata()[0] for ln in ax.lines if ln.get_gid() == "prevalence"), sorted(prev)
+    )
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[:3] == ["deepcage (AP, auPR)", "baseline_locus_mean (AP)", "prevalence (random ranking)"]
+    assert texts[3].startswith("cell5: AP ") and "auPR" in texts[3] and f"prev. {prev[0]:.3f}" in texts[3]
+    # a baseline curve equals sklearn's PR curve of the baseline layer
+    from sklearn.metrics import precision_recall_curve
+
+    bp, br, _ = precision_recall_curve(
+        adata.layers["binary"][test][0, loci], adata.layers["baseline_locus_mean"][test][0, loci]
+    )
+    first_base = next(ln for ln in ax.lines if ln.get_gid() == "baseline")
+    np.testing.assert_allclose(first_base.get_ydata(), bp)
+    # no baseline, no prevalence: the plain curves
+    ax2 = dc.pl.pr_curves(adata, baseline=None, prevalence=False)
+    assert [ln.get_gid() for ln in ax2.lines] == ["pr"] * 3
+    with pytest.raises(KeyError, match="dc.tl.baselines"):
+        dc.pl.pr_curves(adata, baseline="baseline_nothing")
 
 
 def test_scatter_kinds(adata, tmp_path):

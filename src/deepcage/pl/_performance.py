@@ -25,6 +25,10 @@ _METRIC_LABELS = {
 }
 
 
+_AUTO_BASELINES = ("baseline_expression_knn", "baseline_locus_mean")
+_BASELINE_STYLES = ("--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1)))
+
+
 def pr_curves(
     adata: AnnData,
     *,
@@ -32,6 +36,8 @@ def pr_curves(
     layer: str | None = None,
     samples: str | Sequence[str] = "test",
     loci: str | Sequence[str] = "test",
+    baseline: str | Sequence[str] | None = "auto",
+    prevalence: bool = True,
     max_samples: int = 12,
     legend: bool = True,
     ax: plt.Axes | None = None,
@@ -39,6 +45,10 @@ def pr_curves(
     save: str | bool | None = None,
 ):
     """Precision-recall curve of each sample (cell-wise: the sample's loci ranked by the prediction).
+
+    Each sample has its own colour: the prediction as a solid line, baseline predictions on the same loci as
+    dashed lines, and the sample's prevalence (the precision of a random ranking, the floor of the curve) as a
+    dotted horizontal line.
 
     Parameters
     ----------
@@ -50,27 +60,48 @@ def pr_curves(
         Observed 0/1 values (default ``layers['binary']``, else ``X``).
     samples, loci
         Which samples / loci, as in :func:`deepcage.tl.evaluate` (default: the test split).
+    baseline
+        Layer(s) of baseline predictions drawn as dashed curves (e.g. ``'baseline_locus_mean'``). ``'auto'``:
+        ``'baseline_expression_knn'``, else ``'baseline_locus_mean'``, when present (see
+        :func:`deepcage.tl.baselines`); ``None``: none.
+    prevalence
+        Draw each sample's fraction of accessible loci as a dotted line.
     max_samples
         At most this many curves (the first samples selected).
     legend
-        Show a legend with each sample's auPR (trapezoid) and average precision.
+        Show a legend with each sample's average precision and auPR (trapezoid), the baselines' average
+        precision and the prevalence.
     ax
         Axes to draw on (default: a new figure).
     {show_save}
 
     Returns
     -------
-    The Axes (``None`` when shown).
+    The Axes (``None`` when shown). The lines' ``gid`` says what they are: ``'pr'``, ``'baseline'`` or
+    ``'prevalence'``.
 
     Examples
     --------
-    >>> dc.pl.pr_curves(adata, key="deepcage")
+    >>> dc.tl.baselines(adata)
+    >>> dc.pl.pr_curves(adata, key="deepcage", baseline="baseline_locus_mean")
     """
+    from matplotlib.lines import Line2D
     from sklearn.metrics import auc, average_precision_score, precision_recall_curve
 
     ad = get_modality(adata, "atac")
     if key not in ad.layers:
         raise KeyError(f"No predictions in adata.layers[{key!r}]; run dc.tl.predict first.")
+    if baseline is None:
+        base_keys: list[str] = []
+    elif isinstance(baseline, str) and baseline == "auto":
+        base_keys = [k for k in _AUTO_BASELINES if k in ad.layers and k != key][:1]
+    else:
+        base_keys = [baseline] if isinstance(baseline, str) else list(baseline)
+        missing = [b for b in base_keys if b not in ad.layers]
+        if missing:
+            raise KeyError(
+                f"Baseline layer(s) {missing} not in adata.layers ({list(ad.layers)}); run dc.tl.baselines first."
+            )
     layer, task = truth_layer(ad, layer, "classification" if layer is None else "auto")
     if task != "classification":
         raise ValueError(f"PR curves need 0/1 observations; layer {layer!r} is continuous.")
@@ -78,14 +109,29 @@ def pr_curves(
     l_idx = select(ad, loci, "var")
     y = dense(get_layer(ad, layer), rows=s_idx, cols=l_idx)
     p = dense(ad.layers[key], rows=s_idx, cols=l_idx)
-    fig, ax = _new_ax(ax, (4.5, 4))
+    base = {b: dense(ad.layers[b], rows=s_idx, cols=l_idx) for b in base_keys}
+    own_figure = ax is None
+    fig, ax = _new_ax(ax, (4.8, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    j = 0
     for i, name in enumerate(ad.obs_names[s_idx]):
         if y[i].min() == y[i].max():
             continue  # a PR curve needs both classes
+        color = colors[j % len(colors)]
+        j += 1
         prec, rec, _ = precision_recall_curve(y[i], p[i])
-        label = f"{name} (auPR {auc(rec, prec):.3f}, AP {average_precision_score(y[i], p[i]):.3f})"
-        ax.step(rec, prec, where="post", lw=1.2, label=label)
-    if not ax.lines:
+        label = f"{name}: AP {average_precision_score(y[i], p[i]):.3f}, auPR {auc(rec, prec):.3f}"
+        (main,) = ax.step(rec, prec, where="post", lw=1.4, color=color, gid="pr")
+        for b, style in zip(base_keys, _BASELINE_STYLES):
+            bp, br, _ = precision_recall_curve(y[i], base[b][i])
+            ax.step(br, bp, where="post", lw=0.9, ls=style, color=color, alpha=0.85, gid="baseline")
+            label += f"; {b.removeprefix('baseline_')} {average_precision_score(y[i], base[b][i]):.3f}"
+        prev = float(y[i].mean())
+        if prevalence:
+            ax.axhline(prev, ls=":", lw=0.9, color=color, gid="prevalence")
+            label += f"; prev. {prev:.3f}"
+        main.set_label(label)
+    if not any(ln.get_gid() == "pr" for ln in ax.lines):
         raise ValueError("No selected sample has both accessible and inaccessible loci; nothing to plot.")
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
@@ -93,7 +139,28 @@ def pr_curves(
     ax.set_ylim(0, 1.02)
     ax.set_title(f"{key}: precision-recall per sample")
     if legend:
-        ax.legend(fontsize="x-small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        handles, labels = ax.get_legend_handles_labels()
+        keep = [(h, lab) for h, lab in zip(handles, labels) if h.get_gid() == "pr"]
+        handles, labels = [h for h, _ in keep], [lab for _, lab in keep]
+        styles = [Line2D([], [], color="0.2", lw=1.4)]
+        names = [f"{key} (AP, auPR)"]
+        for b, style in zip(base_keys, _BASELINE_STYLES):
+            styles.append(Line2D([], [], color="0.2", lw=0.9, ls=style))
+            names.append(f"{b} (AP)")
+        if prevalence:
+            styles.append(Line2D([], [], color="0.2", lw=0.9, ls=":"))
+            names.append("prevalence (random ranking)")
+        # beside the plot in its own figure; inside it (lower left, under the curves) on a given Axes
+        place = {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)} if own_figure else {"loc": "lower left"}
+        ax.legend(
+            styles + handles,
+            names + labels,
+            fontsize="small" if own_figure else "x-small",
+            frameon=not own_figure,
+            framealpha=0.85,
+            edgecolor="none",
+            **place,
+        )
     return _finish(fig, ax, show=show, save=save, name="pr_curves")
 
 
