@@ -1353,3 +1353,133 @@ def test_nan_start_reaching_check_loci_is_named_not_printed_as_int_min():
     with pytest.raises(ValueError, match=r"missing \(NaN\) start") as err:
         check_loci(table, what="loci=")
     assert "-9223372036854775808" not in str(err.value)
+
+
+# --- quantifier outputs given as expression tables (detected by their header, not their name)
+_GENCODE_TX = "ENST0000000{i}.1|ENSG0{g}.1|-|-|{sym}-20{i}|{sym}|1000|protein_coding|"
+
+
+def test_salmon_quant_sf_is_one_sample_not_four(tmp_path):
+    folder = tmp_path / "salmon" / "HSC_rep1"
+    folder.mkdir(parents=True)
+    lines = ["Name\tLength\tEffectiveLength\tTPM\tNumReads"]
+    for i, (sym, tpm, reads) in enumerate((("GATA1", 10.5, 100), ("GATA1", 4.5, 30), ("SPI1", 85.0, 200))):
+        lines.append(f"{_GENCODE_TX.format(i=i, g=sym, sym=sym)}\t1000\t800\t{tpm}\t{reads}")
+    path = _write(folder / "quant.sf", lines)
+    with pytest.warns(UserWarning, match="GATA1"):  # two transcripts of GATA1 summed
+        tpm = dc.io.read_expression_table(path)
+    assert tpm.obs_names.tolist() == ["HSC_rep1"]  # the salmon output folder, not 'quant'
+    assert tpm.var_names.tolist() == ["GATA1", "SPI1"]
+    np.testing.assert_allclose(tpm.X, [[15.0, 85.0]])
+    assert tpm.uns["units"] == "tpm"
+    with pytest.warns(UserWarning, match="GATA1"):
+        reads = dc.io.read_expression_table(path, column="NumReads")
+    np.testing.assert_allclose(reads.X, [[130.0, 200.0]])
+    assert reads.uns["units"] == "counts"
+
+
+def test_salmon_gene_level_quant_reads_the_tpm_column(tmp_path):
+    path = _write(
+        tmp_path / "HSC.quant.genes.sf",
+        ["Name\tLength\tEffectiveLength\tTPM\tNumReads", "GATA1\t1200\t1000\t20\t80", "SPI1\t900\t700\t5\t9"],
+    )
+    ad = dc.io.read_expression_table(path)
+    assert ad.obs_names.tolist() == ["HSC"] and ad.var_names.tolist() == ["GATA1", "SPI1"]
+    np.testing.assert_allclose(ad.X, [[20.0, 5.0]])
+    np.testing.assert_allclose(ad.var["length"], [1200, 900])
+
+
+def test_kallisto_abundance_reads_tpm_and_says_transcripts_need_genes(tmp_path):
+    folder = tmp_path / "CD4"
+    folder.mkdir()
+    path = _write(
+        folder / "abundance.tsv",
+        [
+            "target_id\tlength\teff_length\test_counts\ttpm",
+            "ENST00000000001.1\t1000\t800\t100\t10.5",
+            "ENST00000000003.1\t500\t300\t200\t89.5",
+        ],
+    )
+    with pytest.warns(UserWarning, match="ids are transcripts.*gene_names="):
+        ad = dc.io.read_expression_table(path)
+    assert ad.obs_names.tolist() == ["CD4"]
+    np.testing.assert_allclose(ad.X, [[10.5, 89.5]])
+    ad = dc.io.read_expression_table(
+        path, column="est_counts", gene_names={"ENST00000000001": "GATA1", "ENST00000000003": "SPI1"}
+    )
+    assert ad.var_names.tolist() == ["GATA1", "SPI1"] and ad.uns["units"] == "counts"
+    np.testing.assert_allclose(ad.X, [[100.0, 200.0]])
+
+
+def test_kallisto_wrong_column_names_the_format_and_the_choices(tmp_path):
+    path = _write(
+        tmp_path / "abundance.tsv", ["target_id\tlength\teff_length\test_counts\ttpm", "GATA1\t1\t1\t2\t3"]
+    )
+    with pytest.raises(KeyError, match=r"kallisto file; available: .*est_counts.*column='est_counts'"):
+        dc.io.read_expression_table(path, column="NumReads")
+
+
+def test_featurecounts_output_reads_count_columns_only(tmp_path):
+    path = _write(
+        tmp_path / "counts.txt",
+        [
+            '# Program:featureCounts v2.0.3; Command:"featureCounts" "-a" "genes.gtf" "-o" "counts.txt" "a/HSC.bam"',
+            "Geneid\tChr\tStart\tEnd\tStrand\tLength\tbam/HSC.bam\tbam/CD4.Aligned.sortedByCoord.out.bam",
+            "GATA1\tchrX;chrX\t100;300\t200;400\t+;+\t200\t15\t0",
+            "SPI1\tchr11\t50\t150\t-\t100\t3\t40",
+        ],
+    )
+    ad = dc.io.read_expression_table(path)
+    assert ad.obs_names.tolist() == ["HSC", "CD4"]  # never Chr/Start/End/Strand/Length
+    assert ad.var_names.tolist() == ["GATA1", "SPI1"]
+    np.testing.assert_allclose(ad.X, [[15, 3], [0, 40]])
+    assert ad.uns["units"] == "counts"
+    np.testing.assert_allclose(ad.var["length"], [200, 100])
+
+
+def test_featurecounts_bad_count_names_its_line(tmp_path):
+    path = _write(
+        tmp_path / "counts.txt",
+        [
+            "# Program:featureCounts v2.0.3",
+            "Geneid\tChr\tStart\tEnd\tStrand\tLength\tHSC.bam",
+            "GATA1\tchrX\t1\t9\t+\t8\tNA",
+        ],
+    )
+    with pytest.raises(ValueError, match=r"line 3: .*'GATA1'.*'HSC.bam'"):
+        dc.io.read_expression_table(path)
+
+
+def test_rsem_genes_results_names_the_sample_from_the_file(tmp_path):
+    path = _write(
+        tmp_path / "K562_rep2.genes.results",
+        [
+            "gene_id\ttranscript_id(s)\tlength\teffective_length\texpected_count\tTPM\tFPKM",
+            "GATA1\tT1,T2\t1500\t1300\t400\t33.0\t20.0",
+            "SPI1\tT3\t900\t700\t2\t0.5\t0.3",
+        ],
+    )
+    ad = dc.io.read_expression_table(path)
+    assert ad.obs_names.tolist() == ["K562_rep2"] and ad.var_names.tolist() == ["GATA1", "SPI1"]
+    np.testing.assert_allclose(ad.X, [[33.0, 0.5]])
+
+
+# --- text encodings
+def test_utf16_expression_table_from_excel_reads_like_utf8(tmp_path):
+    text = "gene\tHSC\tCD4\r\nGATA1\t10\t0\r\nSPI1\t3\t40\r\n"
+    (tmp_path / "utf16.txt").write_bytes(
+        text.encode("utf-16")
+    )  # with its byte-order mark, as Excel writes it
+    (tmp_path / "utf8.txt").write_text(text)
+    a = dc.io.read_expression_table(tmp_path / "utf16.txt")
+    b = dc.io.read_expression_table(tmp_path / "utf8.txt")
+    assert a.obs_names.tolist() == b.obs_names.tolist() == ["HSC", "CD4"]
+    assert a.var_names.tolist() == ["GATA1", "SPI1"]
+    np.testing.assert_array_equal(a.X, b.X)
+
+
+def test_utf16_peak_bed_labels_like_utf8(tmp_path):
+    text = "chr20\t0\t200\nchr20\t400\t600\n"
+    (tmp_path / "p16.bed").write_bytes(text.encode("utf-16"))
+    ad = dc.pp.binarize_peaks(_bins(), {"HSC": tmp_path / "p16.bed"}, min_samples=0)
+    assert ad.X.ravel().tolist() == [1, 0, 1, 0, 0]

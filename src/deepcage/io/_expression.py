@@ -28,11 +28,36 @@ _RSEM_UNITS = {
     "posterior_mean_count": "counts",
     "pme_tpm": "tpm",
     "pme_fpkm": "fpkm",
+    "numreads": "counts",  # salmon
+    "est_counts": "counts",  # kallisto
 }
 _VERSION_RE = re.compile(r"\.\d+(_PAR_Y)?$")
 _ORIENTS = ("genes_by_samples", "samples_by_genes")
 _DUPLICATES = ("auto", "sum", "first", "raise")
-_STEM_SUFFIXES = (".gz", ".bz2", ".tsv", ".txt", ".csv", ".results", ".genes", ".gene")
+_STEM_SUFFIXES = (
+    ".gz",
+    ".bz2",
+    ".tsv",
+    ".txt",
+    ".csv",
+    ".results",
+    ".genes",
+    ".gene",
+    ".sf",
+    ".quant",
+    ".abundance",
+)
+# file names that quantifiers give every sample (the sample is the folder: salmon/HSC_rep1/quant.sf)
+_GENERIC_STEMS = {"quant", "quant.genes", "abundance", "counts", "featurecounts", "readspergene.out"}
+
+# one-sample quantification files: format -> (id column, length column, annotation columns); detected by header
+_QUANT_FORMATS = {
+    "RSEM": ("gene_id", "length", ("gene_id", "transcript_id(s)")),
+    "salmon": ("name", "length", ("name",)),
+    "kallisto": ("target_id", "length", ("target_id",)),
+}
+_FEATURECOUNTS_HEADER = ["geneid", "chr", "start", "end", "strand", "length"]
+_TRANSCRIPT_ID_RE = re.compile(r"^(ENS[A-Z]*T\d|NM_|NR_|XM_|XR_)")
 
 
 def _strip_version(ids) -> np.ndarray:
@@ -77,11 +102,24 @@ def _read_raw(path: PathLike, *, sep: str | None = None) -> _RawTable:
     if not path.exists():
         raise FileNotFoundError(f"Expression table not found: {path}")
     first: list[str] = []
-    for _, line in _iter_lines(path):  # also validates gzip / text
+    skip = 0  # leading '#' lines of a featureCounts file ('# Program:featureCounts v2.0.3; Command: ...')
+    for lineno, line in _iter_lines(path):  # also validates gzip / text
+        if not first and line.startswith("#") and ("featureCounts" in line or lineno == skip + 1 == 1):
+            skip = lineno
+            continue
         if line.strip():
             first.append(line)
         if len(first) == 2:
             break
+    if skip and not (first and first[0].lower().startswith("geneid")):
+        # a '#' line that is not featureCounts' comment: read the file as it is
+        skip = 0
+        first = []
+        for _, line in _iter_lines(path):
+            if line.strip():
+                first.append(line)
+            if len(first) == 2:
+                break
     if not first:
         raise ValueError(f"{path}: the file is empty; expected a header line and one line per gene.")
     sep = _guess_sep(path, first[0], sep)
@@ -96,7 +134,8 @@ def _read_raw(path: PathLike, *, sep: str | None = None) -> _RawTable:
         )
     try:
         with _open_text(path) as fh:
-            fh.readline()
+            for _ in range(skip + 1):
+                fh.readline()
             body = pd.read_csv(
                 fh,
                 sep=sep,
@@ -120,7 +159,7 @@ def _read_raw(path: PathLike, *, sep: str | None = None) -> _RawTable:
         # a trailing separator on every line (common in spreadsheet exports): an empty column, not a sample
         body = body.drop(columns=len(header) - 1)
         header = header[:-1]
-    linenos = np.arange(2, len(body) + 2)
+    linenos = np.arange(2 + skip, len(body) + 2 + skip)
     blank = body.isna().all(axis=1) | (body.fillna("") == "").all(axis=1)
     if blank.any():
         body = body.loc[~blank.to_numpy()]
@@ -320,23 +359,47 @@ def _merge_duplicates(
 # --------------------------------------------------------------------------------------------------
 
 
+def _quant_format(header: Sequence[str]) -> str | None:
+    """The one-sample quantifier whose output has this header: ``'RSEM'``, ``'salmon'`` (``quant.sf``:
+    Name, Length, EffectiveLength, TPM, NumReads), ``'kallisto'`` (``abundance.tsv``: target_id, length,
+    eff_length, est_counts, tpm), or None."""
+    cols = [h.lower() for h in header]
+    if "gene_id" in cols and bool(set(cols) & {"expected_count", "tpm", "fpkm", "transcript_id(s)"}):
+        return "RSEM"
+    if cols[:3] == ["name", "length", "effectivelength"] and "tpm" in cols:
+        return "salmon"
+    if cols[:3] == ["target_id", "length", "eff_length"] and "tpm" in cols:
+        return "kallisto"
+    return None
+
+
 def _is_rsem_header(header: Sequence[str]) -> bool:
-    cols = {h.lower() for h in header}
-    return "gene_id" in cols and bool(cols & {"expected_count", "tpm", "fpkm", "transcript_id(s)"})
+    return _quant_format(header) is not None
+
+
+def _is_featurecounts_header(header: Sequence[str]) -> bool:
+    return [h.lower() for h in header[:6]] == _FEATURECOUNTS_HEADER and len(header) > 6
 
 
 def _rsem_columns(raw: _RawTable, column: str) -> tuple[int, int, int | None]:
     lower = [h.lower() for h in raw.header]
-    if "gene_id" not in lower:
+    fmt = _quant_format(raw.header)
+    if fmt is None:
         raise ValueError(
-            f"{raw.path}: not an RSEM gene quantification file: no 'gene_id' column in the header "
-            f"({', '.join(raw.header[:8])}). Use dc.io.read_expression_table for gene x sample tables."
+            f"{raw.path}: not an RSEM, salmon (quant.sf) or kallisto (abundance.tsv) quantification file: its "
+            f"header ({', '.join(raw.header[:8])}) has none of their id columns (gene_id, Name, target_id). "
+            "Use dc.io.read_expression_table for gene x sample tables."
         )
+    id_name, length_name, annotation = _QUANT_FORMATS[fmt]
     if column.lower() not in lower:
-        numeric = [h for h in raw.header if h.lower() not in ("gene_id", "transcript_id(s)")]
-        raise KeyError(f"{raw.path}: no column {column!r} in the RSEM file; available: {', '.join(numeric)}.")
-    length = lower.index("length") if "length" in lower else None
-    return lower.index("gene_id"), lower.index(column.lower()), length
+        numeric = [h for h in raw.header if h.lower() not in annotation]
+        counts = {"RSEM": "expected_count", "salmon": "NumReads", "kallisto": "est_counts"}[fmt]
+        raise KeyError(
+            f"{raw.path}: no column {column!r} in this {fmt} file; available: {', '.join(numeric)} "
+            f"(column='TPM' for TPM, column={counts!r} for read counts)."
+        )
+    length = lower.index(length_name) if length_name in lower else None
+    return lower.index(id_name), lower.index(column.lower()), length
 
 
 def _read_rsem_arrays(path: PathLike, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -350,7 +413,8 @@ def _read_rsem_arrays(path: PathLike, column: str) -> tuple[np.ndarray, np.ndarr
     dup = pd.Index(ids).duplicated()
     if dup.any():
         raise ValueError(
-            f"{path}: gene_id {ids[dup][0]!r} occurs more than once; RSEM files have one line per gene."
+            f"{path}: id {ids[dup][0]!r} occurs more than once; quantification files have one line per gene "
+            "or transcript."
         )
     return ids, values, length
 
@@ -425,7 +489,15 @@ def read_rsem(
 
 
 def _sample_stem(path: Path) -> str:
-    name = path.name
+    """Sample name from a file name (``ENCFF1.tsv`` -> ``ENCFF1``); for the names quantifiers give every sample
+    (``quant.sf``, ``abundance.tsv``) the folder's name (``salmon/HSC_rep1/quant.sf`` -> ``HSC_rep1``)."""
+    stem = _strip_suffixes(path.name)
+    if stem.lower() in _GENERIC_STEMS and path.resolve().parent.name:
+        return path.resolve().parent.name
+    return stem
+
+
+def _strip_suffixes(name: str) -> str:
     changed = True
     while changed:
         changed = False
@@ -617,6 +689,11 @@ def read_expression_table(
             units=units,
         )
 
+    if _is_featurecounts_header(raw.header):
+        return _read_featurecounts(
+            raw, gene_names=gene_names, unmapped=unmapped, duplicates=duplicates, units=units
+        )
+
     cols = list(range(1, len(raw.header)))
     row_labels = raw.body[0].str.strip().to_numpy(dtype=object)
     col_labels = np.array(raw.header[1:], dtype=object)
@@ -701,13 +778,32 @@ def _read_rsem_many(
         var_extra["length"] = np.mean(np.vstack(lengths), axis=0)
     genes = ids0
     mapping = _load_gene_names(gene_names)
+    source0 = paths[0] if len(paths) == 1 else f"{paths[0]} (and {len(paths) - 1} more)"
+    if not mapping and len(genes) and all("|" in str(g) for g in genes[:100]):
+        # salmon/kallisto on a GENCODE transcriptome: 'ENST...|ENSG...|...|DDX11L2-202|DDX11L2|1657|lncRNA|'
+        fields = [str(g).split("|") for g in genes]
+        if all(len(f) >= 6 and f[5] for f in fields):
+            mapping = {str(g): f[5] for g, f in zip(genes, fields, strict=True)}
+            genes = np.array([str(g) for g in genes], dtype=object)
+            if duplicates == "auto":
+                duplicates = "sum"  # a gene's transcripts add up (TPM and counts)
+    elif not mapping and len(genes):
+        tx = np.array([bool(_TRANSCRIPT_ID_RE.match(str(g))) for g in genes[:1000]])
+        if tx.mean() > 0.5:
+            warnings.warn(
+                f"{source0}: the ids are transcripts (e.g. {genes[0]!r}), not genes: TFs are matched by gene "
+                "symbol, so pass gene_names= a transcript id -> gene symbol table (e.g. tx2gene from the GTF; the "
+                "transcripts of a gene are summed), or quantify genes (salmon -g / tximport).",
+                UserWarning,
+                stacklevel=3,
+            )
     if mapping:
         symbols, keep = _map_symbols(genes, mapping, unmapped, paths[0] if len(paths) == 1 else "RSEM files")
         var_extra = {k: v[keep] for k, v in var_extra.items()}
         var_extra["gene_ids"] = genes[keep]
         X, genes = X[:, keep], symbols[keep]
     var_extra = _join_ids(var_extra, genes)
-    source = paths[0] if len(paths) == 1 else f"RSEM files ({paths[0]}, ...)"
+    source = paths[0] if len(paths) == 1 else f"quantification files ({paths[0]}, ...)"
     units = _units_for_column(column) if units == "auto" else units
     return _finish(
         X,
@@ -718,4 +814,56 @@ def _read_rsem_many(
         duplicates=duplicates,
         var_extra=var_extra,
         obs_extra={"file": [str(p) for p in paths]},
+    )
+
+
+_BAM_SUFFIXES = (
+    ".bam",
+    ".sam",
+    ".cram",
+    "Aligned.sortedByCoord.out",
+    "Aligned.out",
+    ".sorted",
+    ".markdup",
+    "_sorted",
+)
+
+
+def _featurecounts_sample(column: str) -> str:
+    """``/data/bam/HSC_rep1.Aligned.sortedByCoord.out.bam`` -> ``HSC_rep1``."""
+    name = column.replace("\\", "/").rsplit("/", 1)[-1]
+    changed = True
+    while changed:
+        changed = False
+        for suf in _BAM_SUFFIXES:
+            if name.endswith(suf) and len(name) > len(suf):
+                name = name[: -len(suf)].rstrip("._")
+                changed = True
+    return name
+
+
+def _read_featurecounts(raw: _RawTable, *, gene_names, unmapped: str, duplicates: str, units: str) -> AnnData:
+    """featureCounts output: Geneid, Chr, Start, End, Strand, Length (annotation), then one count column per BAM."""
+    cols = list(range(6, len(raw.header)))
+    samples = np.array([_featurecounts_sample(raw.header[c]) for c in cols], dtype=object)
+    if pd.Index(samples).duplicated().any():  # two BAMs of the same name in different folders
+        samples = np.array([raw.header[c] for c in cols], dtype=object)
+    X = _numeric_block(raw, cols, row_kind="gene", col_kind="sample").T
+    genes = raw.body[0].str.strip().to_numpy(dtype=object)
+    length = _numeric_block(raw, [5], row_kind="gene", col_kind="column")[:, 0]
+    var_extra: dict = {"length": length}
+    mapping = _load_gene_names(gene_names)
+    if mapping:
+        symbols, keep = _map_symbols(genes, mapping, unmapped, raw.path)
+        var_extra = {"length": length[keep], "gene_ids": genes[keep]}
+        X, genes = X[:, keep], symbols[keep]
+    var_extra = _join_ids(var_extra, genes)
+    return _finish(
+        X,
+        samples,
+        genes,
+        units="counts" if units == "auto" else units,
+        source=raw.path,
+        duplicates=duplicates,
+        var_extra=var_extra,
     )

@@ -31,11 +31,21 @@ _HEADER_PREFIXES = ("#", "track", "browser")
 _COLUMN_HEADER_STARTS = {"start", "chromstart", "chrom_start", "begin", "chromStart"}
 
 
+def _text_encoding(path: Path) -> str:
+    """``'utf-16'`` for a file with a UTF-16 byte-order mark (Excel's "Unicode text"), else ``'utf-8-sig'`` (UTF-8,
+    with or without the mark Windows editors add)."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    return "utf-16" if head in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+
+
 def _open_text(path: Path):
-    """Open a plain or gzip text file; a ``.gz`` suffix on a file that is not gzip is an error."""
+    """Open a plain or gzip text file; a ``.gz`` suffix on a file that is not gzip is an error.
+
+    UTF-16 text (Excel's "Save as Unicode text") is decoded as such, detected by its byte-order mark."""
     if is_gzip(path):
         return gzip.open(path, "rt")
-    return open(path)
+    return open(path, encoding=_text_encoding(path))
 
 
 def _iter_lines(path: Path) -> Iterator[tuple[int, str]]:
