@@ -1483,3 +1483,51 @@ def test_utf16_peak_bed_labels_like_utf8(tmp_path):
     (tmp_path / "p16.bed").write_bytes(text.encode("utf-16"))
     ad = dc.pp.binarize_peaks(_bins(), {"HSC": tmp_path / "p16.bed"}, min_samples=0)
     assert ad.X.ravel().tolist() == [1, 0, 1, 0, 0]
+
+
+# --- FASTA indexes and several FASTA files
+def test_fai_from_another_fasta_is_rebuilt_not_trusted(tmp_path):
+    fa = _fasta(tmp_path / "g.fa", {"chr20": "ACGT" * 50, "chr21": "GGCC" * 40})
+    other = _fasta(tmp_path / "other.fa", {"chr20": "T" * 130})
+    dc.Genome(other)  # builds other.fa.fai
+    (tmp_path / "g.fa.fai").write_bytes((tmp_path / "other.fa.fai").read_bytes())
+    with pytest.warns(UserWarning, match=r"g\.fa\.fai did not match .*g\.fa.*rebuilt"):
+        g = dc.Genome(fa)
+    assert g.chrom_sizes == {"chr20": 200, "chr21": 160}  # chr21 does not vanish
+    assert g.fetch("chr21", 0, 8) == "GGCCGGCC"
+
+
+def test_fasta_edited_after_indexing_gives_the_new_bases(tmp_path):
+    fa = _fasta(tmp_path / "g.fa", {"chr20": "ACGT" * 50})
+    dc.Genome(fa)
+    _fasta(fa, {"chr20": "TTTT" * 70})  # edited: longer contig, same name
+    with pytest.warns(UserWarning, match="rebuilt"):
+        g = dc.Genome(fa)
+    assert g.chrom_size("chr20") == 280 and g.fetch("chr20", 270, 280) == "T" * 10
+
+
+def test_matching_fai_is_used_silently(tmp_path):
+    fa = _fasta(
+        tmp_path / "g.fa", {"chr20 some long description " + "x" * 300: "ACGT" * 50, "chr21": "GC" * 33}
+    )
+    dc.Genome(fa)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = dc.Genome(fa)
+    assert g.chrom_sizes == {"chr20": 200, "chr21": 66}
+
+
+def test_two_fastas_with_different_bases_for_one_contig_name_both(tmp_path):
+    a = _fasta(tmp_path / "a.fa", {"chr20": "ACGT" * 25})
+    b = _fasta(tmp_path / "b.fa", {"chr20": "ACGA" * 25})
+    g = dc.Genome([a, b])
+    with pytest.raises(ValueError, match="chr20") as err:
+        g.fetch("chr20", 0, 10)
+    assert str(a) in str(err.value) and str(b) in str(err.value) and "chr20:4" in str(err.value)
+
+
+def test_two_fastas_with_identical_copies_of_a_contig_are_fine(tmp_path):
+    a = _fasta(tmp_path / "a.fa", {"chr20": "ACGT" * 25})
+    b = _fasta(tmp_path / "b.fa", {"chr20": "ACGT" * 25, "chr21": "GGGG" * 5})
+    g = dc.Genome([a, b])
+    assert g.fetch("chr20", 0, 8) == "ACGTACGT" and g.chrom_size("chr21") == 20

@@ -48,6 +48,9 @@ class Genome:
 
     Several FASTA files form a *patchwork*: when a contig appears in more than one file, each later file
     fills the ``N`` gaps of the earlier ones. This is how partial references (sequence slices) are combined.
+    Files that give the same contig different lengths, or different bases at a position both cover, are an
+    error naming both files and the contig. A plain FASTA's ``.fai`` that does not match it (from another
+    FASTA, or the FASTA edited after indexing) is rebuilt with a warning.
 
     Parameters
     ----------
@@ -154,6 +157,17 @@ class Genome:
                 raise ValueError(
                     f"{self.paths[i]}: contig {contig!r} is truncated ({len(part):,} of {length:,} bp)."
                 )
+            if arr is not None:
+                clash = (arr != 4) & (part != 4) & (arr != part)
+                if clash.any():
+                    pos = int(np.flatnonzero(clash)[0])
+                    first = self.paths[sources[0][0]]
+                    raise ValueError(
+                        f"Contig {contig!r} is in both {first} and {self.paths[i]} with different bases "
+                        f"({int(clash.sum()):,} positions, first at {contig}:{pos + 1:,}: "
+                        f"{'ACGTN'[arr[pos]]} vs {'ACGTN'[part[pos]]}). Several FASTA files may only fill each "
+                        "other's N gaps; pass the one you mean, or remove the contig from the other."
+                    )
             arr = part if arr is None else np.where(arr == 4, part, arr)
         arr.setflags(write=False)
         self._cache[key] = arr
@@ -230,12 +244,92 @@ class Genome:
         }
 
 
+def _stale_index_reason(path: Path, fai: Path) -> str | None:
+    """Why the plain FASTA ``path`` does not match its ``.fai`` (None when it does): each indexed contig must start
+    right after its ``>name`` header line and end at a line end, and no sequence may follow the last one. Reads one
+    line per contig, so it costs nothing next to decoding a contig."""
+    try:
+        entries = [line.rstrip("\n").split("\t") for line in fai.read_text().splitlines() if line.strip()]
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            last_end = 0
+            for fields in entries:
+                name, length, offset, linebases, linewidth = (
+                    fields[0],
+                    int(fields[1]),
+                    int(fields[2]),
+                    int(fields[3]),
+                    int(fields[4]),
+                )
+                full, rest = divmod(length, linebases) if linebases else (0, 0)
+                end = offset + full * linewidth + rest
+                if offset > size or end > size:
+                    return f"contig {name!r} ({length:,} bp) lies past the end of the file"
+                lo = max(offset - (1 << 16), 0)
+                fh.seek(lo)
+                before = fh.read(offset - lo).rstrip(b"\r\n")
+                complete = lo == 0 or b"\n" in before
+                header = before.rsplit(b"\n", 1)[-1]
+                if complete and (not header.startswith(b">") or header[1:].split()[0:1] != [name.encode()]):
+                    return f"contig {name!r} is not at the offset the index gives"
+                fh.seek(end)
+                after = fh.read(linewidth + 2)
+                if rest and after[:1] not in (b"\n", b"\r", b""):
+                    return f"contig {name!r} is not {length:,} bp long"
+                if not rest and after[:1] not in (b">", b"", b"\n", b"\r"):
+                    return f"contig {name!r} is longer than {length:,} bp"
+                last_end = max(last_end, end)
+            fh.seek(last_end)
+            tail = fh.read(1 << 16)
+        if tail.strip() and b">" in tail:
+            nxt = tail[tail.index(b">") + 1 :].split(maxsplit=1)[0].decode(errors="replace")
+            return f"contig {nxt!r} is in the FASTA but not in the index"
+    except (OSError, ValueError, IndexError) as err:
+        return f"the index cannot be read ({err})"
+    return None
+
+
+def _check_index(path: Path) -> None:
+    """A ``.fai`` that does not belong to the FASTA (copied from another one, or the FASTA edited after indexing)
+    is rebuilt when the folder is writable, with a warning; otherwise a ValueError says what to do."""
+    import warnings
+
+    fai = Path(str(path) + ".fai")
+    if not fai.exists():
+        return
+    if is_gzip(path):
+        if path.stat().st_mtime > fai.stat().st_mtime + 1:
+            raise ValueError(
+                f"{fai} is older than {path}: the FASTA was changed after indexing, so contig sizes and bases may "
+                f"be wrong. Rebuild the index: rm {fai} {path}.gzi; samtools faidx {path}"
+            )
+        return
+    reason = _stale_index_reason(path, fai)
+    if reason is None:
+        return
+    try:
+        fai.unlink()
+    except OSError as err:
+        raise ValueError(
+            f"{fai} does not match {path} ({reason}): it is from another FASTA or the FASTA was edited after "
+            f"indexing, and it cannot be replaced here ({err.strerror}). Rebuild it (samtools faidx {path}) or "
+            "copy the FASTA to a writable folder."
+        ) from None
+    warnings.warn(
+        f"{fai} did not match {path} ({reason}): it was from another FASTA or the FASTA was edited after "
+        "indexing; rebuilt it.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def _open_fasta(path: Path):
     import pyfaidx
 
     if not path.exists():
         raise FileNotFoundError(f"FASTA file not found: {path}")
     is_gzip(path)  # a plain file named .gz fails here with a clear message
+    _check_index(path)
     try:
         return pyfaidx.Fasta(
             str(path), as_raw=True, sequence_always_upper=False, rebuild=False, build_index=True
