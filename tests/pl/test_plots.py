@@ -80,6 +80,11 @@ def test_pr_curves(adata, tmp_path):
     assert [ln.get_gid() for ln in ax2.lines] == ["pr"] * 3
     with pytest.raises(KeyError, match="dc.tl.baselines"):
         dc.pl.pr_curves(adata, baseline="baseline_nothing")
+    # a sample with no accessible locus gets no curve, and the legend says so
+    adata.layers["binary"][7] = 0
+    ax3 = dc.pl.pr_curves(adata)
+    assert [ln.get_gid() for ln in ax3.lines].count("pr") == 2
+    assert ax3.get_legend().get_texts()[-1].get_text().endswith("only one class in the loci): cell7")
 
 
 def test_scatter_kinds(adata, tmp_path):

@@ -211,19 +211,6 @@ def track(
     last = axes[len(s_idx) - 1]
     _coordinate_axis(last, start, end, chrom)
     last.tick_params(axis="x", labelsize="small")
-    if obs_keys:
-        axes[0].annotate(
-            f"left: observed ({bar_key})"
-            + (f"; right: {pred_label.replace(chr(10), ' ')}" if pred_keys else ""),
-            (1.0, 1.0),
-            xycoords="axes fraction",
-            ha="right",
-            va="bottom",
-            fontsize="x-small",
-            color="0.35",
-            xytext=(0, 2),
-            textcoords="offset points",
-        )
     return _finish(fig, axes[: len(s_idx)], show=show, save=save, name=f"track_{chrom}_{start}_{end}")
 
 

@@ -114,9 +114,11 @@ def pr_curves(
     fig, ax = _new_ax(ax, (4.8, 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     j = 0
+    one_class = []
     for i, name in enumerate(ad.obs_names[s_idx]):
         if y[i].min() == y[i].max():
-            continue  # a PR curve needs both classes
+            one_class.append(str(name))  # a PR curve needs both classes
+            continue
         color = colors[j % len(colors)]
         j += 1
         prec, rec, _ = precision_recall_curve(y[i], p[i])
@@ -152,6 +154,9 @@ def pr_curves(
             names.append("prevalence (random ranking)")
         # beside the plot in its own figure; inside it (lower left, under the curves) on a given Axes
         place = {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)} if own_figure else {"loc": "lower left"}
+        if one_class:
+            handles.append(Line2D([], [], color="none"))
+            labels.append(f"no curve (only one class in the loci): {', '.join(one_class)}")
         ax.legend(
             styles + handles,
             names + labels,
