@@ -543,7 +543,7 @@ def calibration_table(
     ``group`` (only with ``groupby``: named after the column), ``bin`` (0 ... ``n_bins - 1``), ``bin_lower``,
     ``bin_upper``, ``mean_pred``, ``frac_pos`` (classification) or ``mean_obs`` (regression) and ``n``.
 
-    ``df.attrs`` holds ``'task'``, ``'groupby'``, ``'n_bins'`` and per group (``{group: value}``): for
+    ``df.attrs`` holds ``'key'``, ``'task'``, ``'groupby'``, ``'n_bins'`` and per group (``{group: value}``): for
     classification ``'ece'``, ``'brier'``, ``'mean_pred'`` and ``'pos_rate'``; for regression ``'mean_pred'``
     and ``'mean_obs'``. The ECE is ``sum(n * |mean_pred - frac_pos|) / sum(n)`` over the bins of a group.
 
