@@ -1531,3 +1531,83 @@ def test_two_fastas_with_identical_copies_of_a_contig_are_fine(tmp_path):
     b = _fasta(tmp_path / "b.fa", {"chr20": "ACGT" * 25, "chr21": "GGGG" * 5})
     g = dc.Genome([a, b])
     assert g.fetch("chr20", 0, 8) == "ACGTACGT" and g.chrom_size("chr21") == 20
+
+
+# --- motif files detected by content
+_ARNT_COUNTS = [
+    [4, 19, 0, 0, 0, 0],
+    [16, 0, 20, 0, 0, 0],
+    [0, 1, 0, 20, 0, 20],
+    [0, 0, 0, 0, 20, 0],
+]  # A C G T
+
+
+def _arnt_expected() -> np.ndarray:
+    counts = np.array(_ARNT_COUNTS, dtype=float).T  # positions x bases
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("header", [True, False], ids=["with-header", "bare"])
+@pytest.mark.parametrize("suffix", [".pfm", ".motif", ".txt"])
+def test_jaspar_pfm_rows_are_bases_not_positions(tmp_path, header, suffix):
+    lines = ([">MA0004.1 Arnt"] if header else []) + ["  ".join(map(str, r)) for r in _ARNT_COUNTS]
+    path = _write(tmp_path / f"MA0004.1{suffix}", lines)
+    (motif,) = dc.io.read_motifs(path)
+    assert motif.pwm.shape == (6, 4)  # 6 positions, never transposed to 4 positions
+    np.testing.assert_allclose(motif.pwm, _arnt_expected())
+    assert motif.name == "MA0004.1" and (motif.tf == "Arnt" if header else True)
+
+
+def test_jaspar_bracket_format_reads_by_base_letter(tmp_path):
+    rows = dict(zip("ACGT", _ARNT_COUNTS, strict=True))
+    lines = [">MA0004.1\tArnt"] + [
+        f"{b}  [ {' '.join(f'{v:3d}' for v in rows[b])} ]" for b in "TGCA"
+    ]  # any order
+    lines += [">MA0006.1\tAhr::Arnt", "A [ 0 0 0 0 0 0 ]", "C [ 3 0 23 0 0 0 ]", "G [ 0 23 0 23 0 24 ]",
+              "T [ 21 1 1 1 24 0 ]"]  # fmt: skip
+    motifs = dc.io.read_motifs(_write(tmp_path / "two.jaspar", lines))
+    assert [m.name for m in motifs] == ["MA0004.1", "MA0006.1"]
+    assert [m.tf for m in motifs] == ["Arnt", "Ahr::Arnt"]
+    np.testing.assert_allclose(motifs[0].pwm, _arnt_expected())
+
+
+def test_multi_motif_jaspar_pfm_file(tmp_path):
+    lines = [">MA0004.1 Arnt", *("\t".join(map(str, r)) for r in _ARNT_COUNTS)]
+    lines += [">MA0035.4 GATA1", "1 0 9", "8 0 0", "0 9 0", "0 0 0"]
+    motifs = dc.io.read_motifs(_write(tmp_path / "JASPAR2024_CORE_non-redundant_pfms_jaspar.txt", lines))
+    assert [m.tf for m in motifs] == ["Arnt", "GATA1"] and motifs[1].pwm.shape == (3, 4)
+
+
+def test_jaspar_pfm_with_a_missing_row_names_the_motif(tmp_path):
+    lines = [
+        ">MA0004.1 Arnt",
+        "4 19 0",
+        "16 0 20",
+        "0 1 0",
+        ">MA0035.4 GATA1",
+        "1 0 9",
+        "8 0 0",
+        "0 9 0",
+        "0 0 0",
+    ]
+    with pytest.raises(ValueError, match=r"line 1: .*'MA0004.1' .*3 count rows"):
+        dc.io.read_motifs(_write(tmp_path / "bad.txt", lines))
+
+
+def test_homer_motif_of_width_4_stays_homer(tmp_path):
+    lines = [">GATA\tGATA1(Zf)/K562-GATA1-ChIP-Seq/Homer\t5.0", "0.0 0.0 1.0 0.0", "1.0 0.0 0.0 0.0",
+             "0.0 0.0 0.0 1.0", "0.97 0.01 0.01 0.01"]  # fmt: skip
+    (motif,) = dc.io.read_motifs(_write(tmp_path / "gata.motif", lines))
+    assert motif.tf == "GATA1" and motif.pwm[0].argmax() == 2 and motif.pwm[1].argmax() == 0
+
+
+def test_transfac_motif_file_is_named(tmp_path):
+    lines = [
+        "AC  MA0004.1",
+        "XX",
+        "ID  Arnt",
+        "P0      A      C      G      T",
+        "01      4     16      0      0",
+    ]
+    with pytest.raises(ValueError, match="TRANSFAC.*transfac2meme"):
+        dc.io.read_motifs(_write(tmp_path / "arnt.transfac", lines))

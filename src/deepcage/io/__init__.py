@@ -2,7 +2,14 @@
 
 from .._genome import Genome
 from ._expression import read_expression_table, read_rsem
-from ._motif_readers import read_homer, read_jaspar, read_meme, read_motif_tf_table, read_motifs
+from ._motif_readers import (
+    read_homer,
+    read_jaspar,
+    read_jaspar_pfm,
+    read_meme,
+    read_motif_tf_table,
+    read_motifs,
+)
 from ._motifs import Motif
 from ._peaks import read_bed, read_narrowpeak
 from ._signal import count_bam, read_bigwig, write_bigwig
@@ -16,6 +23,7 @@ __all__ = [
     "read_expression_table",
     "read_homer",
     "read_jaspar",
+    "read_jaspar_pfm",
     "read_meme",
     "read_motif_tf_table",
     "read_motifs",

@@ -14,7 +14,7 @@ import pandas as pd
 from ._motifs import Motif
 from ._peaks import _iter_lines
 
-__all__ = ["read_homer", "read_jaspar", "read_meme", "read_motif_tf_table", "read_motifs"]
+__all__ = ["read_homer", "read_jaspar", "read_jaspar_pfm", "read_meme", "read_motif_tf_table", "read_motifs"]
 
 PathLike = str | os.PathLike
 
@@ -572,20 +572,148 @@ def _load_tf_table(tf_table) -> dict[str, str]:
     raise TypeError(f"tf_table must be a dict, Series or path, got {type(tf_table).__name__}.")
 
 
-def _sniff_motif_format(path: Path) -> str:
+_JASPAR_ROW_RE = re.compile(r"^(?P<base>[ACGTacgt])\s*\[(?P<values>[^\]]*)\]\s*$")
+_JASPAR_TF_RE = re.compile(r"^(?P<id>\S+)(?:\s+(?P<tf>.+))?$")
+
+
+def read_jaspar_pfm(path: PathLike) -> list[Motif]:
+    """Read JASPAR count matrices (pfm or bracket format).
+
+    Accepted: ``.pfm`` files (4 rows of counts, rows = A, C, G, T, columns = positions; one motif without a
+    header, or several each after a ``>MA0004.1 Arnt`` header) and ``.jaspar`` files (``A [ 4 19 0 ... ]``
+    bracket rows, the base named on each row).
+
+    Rows are bases, so the matrix is transposed to the ``(width, 4)`` PWM of :class:`Motif`; counts are
+    normalised per position. The TF is the name after the matrix id (``Arnt``); a file without a header is
+    named after the file.
+    """
+    path = Path(path)
+    motifs: list[Motif] = []
+    cur: dict | None = None
+
+    def finish(next_lineno: int | None) -> None:
+        if cur is None:
+            return
+        rows, bases = cur["rows"], cur["bases"]
+        where = f"line {next_lineno}" if next_lineno else "the end of the file"
+        if len(rows) != 4:
+            raise ValueError(
+                f"{path}, line {cur['lineno']}: JASPAR motif {cur['name']!r} has {len(rows)} count rows before "
+                f"{where}; expected 4 (A, C, G, T)."
+            )
+        widths = {len(r) for r in rows}
+        if len(widths) != 1:
+            raise ValueError(
+                f"{path}, line {cur['lineno']}: JASPAR motif {cur['name']!r} has rows of different lengths "
+                f"{[len(r) for r in rows]} (A, C, G, T); every base needs one count per position."
+            )
+        if bases:
+            if sorted(bases) != ["A", "C", "G", "T"]:
+                raise ValueError(
+                    f"{path}, line {cur['lineno']}: JASPAR motif {cur['name']!r} has rows for bases {bases}; "
+                    "expected A, C, G and T once each."
+                )
+            rows = [rows[bases.index(b)] for b in "ACGT"]
+        motifs.append(
+            _make_motif(
+                path,
+                cur["lineno"],
+                cur["name"],
+                np.array(rows, dtype=np.float64).T.tolist(),
+                tf=cur["tf"],
+                meta={"source": str(path), "format": "jaspar"},
+            )
+        )
+
     for lineno, line in _iter_lines(path):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        if text.startswith(("MEME version", "MOTIF", "ALPHABET")):
-            return "meme"
         if text.startswith(">"):
-            return "homer"
+            finish(lineno)
+            m = _JASPAR_TF_RE.match(text[1:].strip())
+            name = m.group("id") if m else text[1:].strip()
+            tf = (m.group("tf") or "").strip() if m else ""
+            cur = {"name": name, "tf": tf or _tf_from_name(name), "lineno": lineno, "rows": [], "bases": []}
+            continue
+        if cur is None:  # a bare .pfm: one motif named after the file
+            stem = Path(path.name.removesuffix(".gz")).stem
+            cur = {"name": stem, "tf": _tf_from_name(stem), "lineno": lineno, "rows": [], "bases": []}
+        m = _JASPAR_ROW_RE.match(text)
+        tokens = m.group("values").split() if m else text.split()
+        values = _parse_floats(tokens)
+        if values is None:
+            raise ValueError(
+                f"{path}, line {lineno}: expected a row of counts (JASPAR pfm '4 19 0 ...' or jaspar "
+                f"'A [ 4 19 0 ... ]'), got {text[:60]!r}."
+            )
+        if m:
+            cur["bases"].append(m.group("base").upper())
+        cur["rows"].append(values)
+    finish(None)
+    if not motifs:
+        raise ValueError(f"{path}: no motifs found; expected JASPAR count rows.")
+    return motifs
+
+
+def _numeric_block_shape(lines: list[str]) -> list[int]:
+    """Lengths of the leading lines of numbers (a motif's matrix rows)."""
+    widths = []
+    for text in lines:
+        values = _parse_floats(text.split())
+        if values is None:
+            break
+        widths.append(len(values))
+    return widths
+
+
+def _looks_like_pfm(header: str | None, body: list[str]) -> bool:
+    """4 rows of one length (positions) after a header or at the start: a JASPAR pfm, unless it is a HOMER motif
+    of width 4 (HOMER headers are '>consensus<TAB>name<TAB>threshold'; its rows are probabilities)."""
+    widths = _numeric_block_shape(body)
+    homer_header = header is not None and len(header.split("\t")) >= 3
+    if widths and len(set(widths)) == 1 and widths[0] != 4 and not homer_header and len(widths) <= 4:
+        return True  # rows of counts of one length: a pfm (the reader names a missing row)
+    if len(widths) != 4 or len(set(widths)) != 1:
+        return False
+    if widths[0] != 4:
+        return True
+    rows = np.array([_parse_floats(t.split()) for t in body[:4]])
+    probabilities = np.allclose(rows.sum(axis=1), 1, atol=0.02)
+    return not homer_header and not probabilities
+
+
+def _sniff_motif_format(path: Path) -> str:
+    """``'meme'``, ``'homer'`` or ``'jaspar'`` (pfm or bracket format), from the first lines of the file."""
+    lines: list[tuple[int, str]] = []
+    for lineno, line in _iter_lines(path):
+        text = line.strip()
+        if text and not text.startswith("#"):
+            lines.append((lineno, text))
+        if len(lines) >= 7:
+            break
+    if not lines:
+        raise ValueError(f"{path}: the file is empty; no motifs found.")
+    lineno, first = lines[0]
+    texts = [t for _, t in lines]
+    if first.startswith(("MEME version", "MOTIF", "ALPHABET")):
+        return "meme"
+    if any(_JASPAR_ROW_RE.match(t) for t in texts[:5]):
+        return "jaspar"
+    if first.startswith(">"):
+        return "jaspar" if _looks_like_pfm(first, texts[1:]) else "homer"
+    if _looks_like_pfm(None, texts):
+        return "jaspar"
+    if first.upper().startswith(("ID ", "AC ", "DE ", "VV ", "P0 ", "PO ")):
         raise ValueError(
-            f"{path}, line {lineno}: cannot tell the motif format from {text[:60]!r}; expected a HOMER file "
-            "('>consensus<TAB>name<TAB>threshold') or a MEME file ('MEME version 4'). Use a .motif or .meme suffix."
+            f"{path}, line {lineno}: this looks like a TRANSFAC matrix file ({first[:40]!r}), which deepcage does "
+            "not read. Convert it to MEME (MEME suite: transfac2meme) or use the JASPAR/HOCOMOCO MEME release."
         )
-    raise ValueError(f"{path}: the file is empty; no motifs found.")
+    raise ValueError(
+        f"{path}, line {lineno}: cannot tell the motif format from {first[:60]!r}; expected a HOMER file "
+        "('>consensus<TAB>name<TAB>threshold'), a MEME file ('MEME version 4') or JASPAR count matrices "
+        "(.pfm rows of counts or .jaspar 'A [ ... ]' rows)."
+    )
 
 
 def read_motifs(source: PathLike, *, tf_table=None, **jaspar_kwargs) -> list[Motif]:
@@ -594,8 +722,8 @@ def read_motifs(source: PathLike, *, tf_table=None, **jaspar_kwargs) -> list[Mot
     Parameters
     ----------
     source
-        A HOMER file (``.motif``/``.motifs``), a MEME file (``.meme``; other suffixes are sniffed from the
-        content; ``.gz`` allowed), or the string ``'jaspar'`` / ``'JASPAR2024'`` / ``'JASPAR2020'`` ... for the
+        A HOMER file (``.motif``), a MEME file (``.meme``) or JASPAR count matrices (``.pfm``, ``.jaspar``;
+        see :func:`read_jaspar_pfm`), detected from the content, not the suffix (``.gz`` allowed), or the string ``'jaspar'`` / ``'JASPAR2024'`` / ``'JASPAR2020'`` ... for the
         pyjaspar database (``jaspar_kwargs`` go to :func:`read_jaspar`, e.g. ``tax_group``).
     tf_table
         Motif id -> TF symbol: a dict, a Series or a table file (see :func:`read_motif_tf_table`). It wins over
@@ -638,14 +766,9 @@ def read_motifs(source: PathLike, *, tf_table=None, **jaspar_kwargs) -> list[Mot
             raise FileNotFoundError(
                 f"Motif file not found: {path}. Pass a .motif (HOMER) or .meme (MEME) file, or 'JASPAR2024'."
             )
-        suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-        suffix = suffixes[-1] if suffixes else ""
-        if suffix in (".motif", ".motifs", ".homer"):
-            motifs = read_homer(path)
-        elif suffix == ".meme":
-            motifs = read_meme(path)
-        else:
-            motifs = read_homer(path) if _sniff_motif_format(path) == "homer" else read_meme(path)
+        fmt = _sniff_motif_format(path)  # by content: a JASPAR .pfm named .motif is not read as HOMER
+        reader = {"homer": read_homer, "meme": read_meme, "jaspar": read_jaspar_pfm}[fmt]
+        motifs = reader(path)
     if tf_table is not None:
         table = _load_tf_table(tf_table)
         missing = [mo.name for mo in motifs if mo.name not in table]
