@@ -30,6 +30,8 @@ def main() -> None:
 
     dc.pl.history(model, save=OUT / "history.png", show=False)
     dc.pl.pr_curves(adata, save=OUT / "pr_curves.png", show=False)
+    # held-out cell types at loci with training labels (split train/val) and at held-out loci (test)
+    dc.pl.calibration(adata, loci="all", groupby="split", save=OUT / "calibration.png", show=False)
     dc.pl.compare(adata, save=OUT / "compare.png", show=False)
     dc.pl.scatter(adata, sample="GMP-B", save=OUT / "scatter.png", show=False)
     dc.pl.metric_by_group(
