@@ -552,7 +552,10 @@ def _load_network(path: Path, map_location) -> DeepCAGENet:
     try:
         blob = torch.load(path, map_location=map_location, weights_only=True)
         net = DeepCAGENet(**blob["config"])
-        net.load_state_dict(blob["state_dict"])
+        state = dict(blob["state_dict"])
+        if "novel_calibration" in net.state_dict() and "novel_calibration" not in state:
+            state["novel_calibration"] = net.novel_calibration  # saved before novel-mode calibration existed
+        net.load_state_dict(state)
     except (OSError, RuntimeError, EOFError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as err:
         raise _damaged(path, f"the weights cannot be read: {type(err).__name__}: {err}") from None
     net.to(map_location)

@@ -239,13 +239,16 @@ class DeepCAGEModule(pl.LightningModule):
             expr, y = expr[pick], y[:, pick]
         net = self.net
         s = net.sequence_features(codes_to_onehot(codes)) if net.use_sequence else None
-        out = net.head_from_features(s, motif, expr, **ref)
         weight = self._locus_weight(batch)
-        loss = self._loss(out.float(), y.float(), weight)
         if net.prior and self.novel_weight > 0:
-            # the same pairs without reference labels: how loci nobody has labels for (novel loci) are predicted
-            novel = net.head_from_features(s, motif, expr, self_index=ref["self_index"])
+            # the same pairs also without reference labels: how loci nobody has labels for (novel loci) are
+            # predicted; both modes share one batch-norm pass (DeepCAGENet.head_both_modes)
+            out, novel = net.head_both_modes(s, motif, expr, ref["ref_y"], ref["self_index"])
+            loss = self._loss(out.float(), y.float(), weight)
             loss = loss + self.novel_weight * self._loss(novel.float(), y.float(), weight)
+        else:
+            out = net.head_from_features(s, motif, expr, **ref)
+            loss = self._loss(out.float(), y.float(), weight)
         self._train_sum += float(loss.detach()) * y.numel()
         self._train_n += y.numel()
         self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=y.numel())

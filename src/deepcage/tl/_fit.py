@@ -101,6 +101,51 @@ def _motif_scan(adata, motif_key: str, motifs, tfs: list[str]):
     return scan
 
 
+_MAX_CALIBRATION_LOCI = 20_000
+
+
+def _calibrate_novel_mode(net, codes, motif, expr, y, val_loci, *, seed: int) -> dict | None:
+    """Platt scaling of the no-label (novel-locus) mode, fit on validation loci the network never trained on.
+
+    In training, the no-label mode is fit on the training loci, whose sequences the trunk can learn by heart, so
+    on unseen loci its logits are over-confident; the validation loci stand in for unseen loci. Each training
+    sample is left out of its own reference, as when a new cell type is predicted. The labelled mode is not
+    changed. Returns the fitted scale / shift (stored in ``net.novel_calibration``), or None when the validation
+    loci hold a single class.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from ..model._network import codes_to_onehot
+
+    loci = np.asarray(val_loci)
+    if len(loci) > _MAX_CALIBRATION_LOCI:
+        loci = np.sort(np.random.default_rng(seed).choice(loci, _MAX_CALIBRATION_LOCI, replace=False))
+    x_expr = torch.from_numpy(np.ascontiguousarray(expr))
+    own = torch.arange(expr.shape[0])
+    logits = []
+    with torch.inference_mode(), torch_threads():
+        for lo in range(0, len(loci), 256):
+            idx = loci[lo : lo + 256]
+            seq = codes_to_onehot(torch.from_numpy(codes[idx])) if net.use_sequence else None
+            logits.append(net(seq, torch.from_numpy(motif[idx]), x_expr, self_index=own).float().numpy())
+    z = np.concatenate(logits).ravel()
+    t = (y[:, loci].T.ravel() > 0.5).astype(int)
+    if t.min() == t.max():
+        return None
+    lr = LogisticRegression(C=1e4).fit(z[:, None], t)
+    a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    if not a > 0:  # the mode does not rank the validation loci at all: leave it as trained, and say so
+        warnings.warn(
+            "The no-label (novel-locus) mode does not rank the validation loci (Platt slope <= 0): its "
+            "probabilities are left uncalibrated. Train longer or on more loci.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    net.novel_calibration.copy_(torch.tensor([a, b]))
+    return {"scale": a, "shift": b, "n_loci": len(loci), "n_pairs": int(len(t))}
+
+
 def _on_gpu(accelerator) -> bool:
     return str(accelerator) in ("auto", "gpu", "cuda") and torch.cuda.is_available()
 
@@ -506,6 +551,9 @@ def fit(
             shutil.rmtree(tmp_dir, ignore_errors=True)
 
     net = module.net.cpu().eval()
+    calibration = None
+    if net.prior and task == "classification" and has_val:
+        calibration = _calibrate_novel_mode(net, codes_arr, motif, expr_tr, y_train, val_loci, seed=seed)
     hist = pd.DataFrame(history)
     if len(hist):
         hist = hist.drop_duplicates("epoch", keep="last").set_index("epoch")
@@ -543,6 +591,7 @@ def fit(
         "expression_l2": expression_l2,
         "background_fraction": background_fraction,
         "best_epoch": best_epoch,
+        "novel_calibration": calibration,
         "train_samples": [str(s) for s in adata.obs_names[train_samples]],
         "n_train_loci": len(train_loci),
         "n_val_loci": len(val_loci),
