@@ -1611,3 +1611,36 @@ def test_transfac_motif_file_is_named(tmp_path):
     ]
     with pytest.raises(ValueError, match="TRANSFAC.*transfac2meme"):
         dc.io.read_motifs(_write(tmp_path / "arnt.transfac", lines))
+
+
+# --- non-primary contigs in bin_genome
+_UCSC_EXTRA = ["chrM", "chr1_KI270706v1_random", "chrUn_GL000220v1", "chr6_GL000250v2_alt", "chrEBV",
+               "chr1_KN196472v1_fix", "chrUn_JTFH01000001v1_decoy", "HLA-A*01:01:01:01"]  # fmt: skip
+
+
+def test_bin_genome_bins_the_primary_assembly_by_default(tmp_path):
+    contigs = {"chr20": "ACGT" * 100, "chrX": "ACGT" * 100, **{c: "ACGT" * 100 for c in _UCSC_EXTRA}}
+    genome = dc.Genome(_fasta(tmp_path / "hg38.fa", contigs))
+    bins = dc.pp.bin_genome(genome, max_n_frac=None)
+    assert set(bins["chrom"]) == {"chr20", "chrX"}
+    assert bins.attrs["excluded_contigs"] == _UCSC_EXTRA
+    everything = dc.pp.bin_genome(genome, max_n_frac=None, contigs="all")
+    assert set(everything["chrom"]) == set(contigs)
+    named = dc.pp.bin_genome(genome, max_n_frac=None, chroms=["chrM"])  # named contigs are always kept
+    assert set(named["chrom"]) == {"chrM"}
+
+
+def test_bin_genome_regions_on_chrM_are_left_out_by_default(tmp_path):
+    genome = dc.Genome(_fasta(tmp_path / "g.fa", {"chr20": "ACGT" * 100, "chrM": "ACGT" * 100}))
+    regions = pd.DataFrame({"chrom": ["chr20", "chrM"], "start": [0, 0], "end": [400, 400]})
+    assert set(dc.pp.bin_genome(genome, regions=regions, max_n_frac=None)["chrom"]) == {"chr20"}
+    assert set(dc.pp.bin_genome(genome, regions=regions, max_n_frac=None, contigs="all")["chrom"]) == {
+        "chr20",
+        "chrM",
+    }
+
+
+def test_bin_genome_on_only_non_primary_contigs_says_how_to_keep_them(tmp_path):
+    genome = dc.Genome(_fasta(tmp_path / "chrM.fa", {"chrM": "ACGT" * 100}))
+    with pytest.raises(ValueError, match="contigs='all'"):
+        dc.pp.bin_genome(genome)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,6 +27,19 @@ def _canonical_keys(chroms: pd.Series) -> np.ndarray:
     """``canonical_chrom`` of every row, computed once per distinct contig name."""
     codes, uniques = pd.factorize(chroms.astype(str))
     return np.array([canonical_chrom(u) for u in uniques], dtype=object)[codes]
+
+
+_NON_PRIMARY_RE = re.compile(
+    r"(^(chr)?(M|MT|EBV|Un.*)$)|(_random$)|(_alt$)|(_fix$)|(_decoy$)|(^HLA-)|(^(GL|KI|JH|KN|KV|KZ|ML|MU|KQ)\d+(\.\d+)?$)"
+    r"|(^hs37d5$)|(^NC_007605)|(^chrUn)|(_(GL|KI|JH|KN|KV|KZ|ML|MU|KQ)\d+v\d+)",
+    re.IGNORECASE,
+)
+
+
+def is_primary_contig(name: str) -> bool:
+    """False for contigs outside the primary assembly: mitochondrial, unplaced/unlocalized (``_random``,
+    ``chrUn``), alternate haplotypes (``_alt``), patches (``_fix``), decoys, EBV, HLA and bare GenBank scaffolds."""
+    return not _NON_PRIMARY_RE.search(str(name))
 
 
 def _as_intervals(obj, *, what: str) -> pd.DataFrame:
@@ -229,8 +243,13 @@ def bin_genome(
     max_n_frac: float | None = 0.5,
     blacklist: pd.DataFrame | str | os.PathLike | None = None,
     names: bool = True,
+    contigs: str = "primary",
 ) -> pd.DataFrame:
     """Fixed-width bins over regions or whole contigs, without N-rich and blacklisted bins.
+
+    By default only the primary assembly is binned (autosomes, X, Y: what ENCODE, ArchR and SnapATAC2 use):
+    mitochondrial, unplaced / unlocalized, alternate-haplotype, patch, decoy, EBV and HLA contigs are left out
+    (``contigs='all'`` keeps them).
 
     Bins lie on a genome-wide grid (``start`` a multiple of ``bin_size``, 0-based half-open), so bins from
     different region sets line up. With ``regions``, every grid bin overlapping a region is kept (once, even
@@ -261,6 +280,12 @@ def bin_genome(
         (15 M bins of hg38) then takes 17 bytes per bin instead of ~200, which is what
         ``dc.tl.predict(model, expr=rna, loci=bins, out=...)`` needs to stream a whole genome in flat memory
         (names are made chunk by chunk where an output needs them).
+    contigs
+        ``'primary'`` (default): leave out contigs that are not in the primary assembly, recognised by name:
+        ``chrM`` / ``MT``, ``*_random``, ``chrUn*``, ``*_alt``, ``*_fix``, ``*_decoy``, ``chrEBV``, ``HLA-*`` and
+        GenBank scaffolds (``GL000192.1``, ``KI270728.1``, ``JH...``, ``hs37d5``); the contigs left out are logged and
+        listed in ``attrs['excluded_contigs']``. Contigs named in ``chroms`` are always kept. ``'all'``: bin
+        every contig (e.g. for mitochondrial accessibility).
 
     Returns
     -------
@@ -277,6 +302,8 @@ def bin_genome(
     {'n_filter': 2891, 'blacklist': 21512}
     """
     genome = _as_genome(genome)
+    if contigs not in ("primary", "all"):
+        raise ValueError(f"contigs must be 'primary' or 'all', got {contigs!r}.")
     if int(bin_size) <= 0:
         raise ValueError(f"bin_size must be a positive integer, got {bin_size!r}.")
     bin_size = int(bin_size)
@@ -308,6 +335,23 @@ def bin_genome(
         chrom_map = _resolve_chroms(genome, chroms if chroms is not None else genome.chroms, what="chroms")
         for name in dict.fromkeys(chrom_map.values()):
             per_contig[name] = np.arange(genome.chrom_size(name) // bin_size, dtype=np.int64) * bin_size
+    excluded: list[str] = []
+    if contigs == "primary" and (chroms is None or regions is not None):
+        excluded = [c for c in per_contig if not is_primary_contig(c)]
+        if excluded and len(excluded) == len(per_contig):
+            raise ValueError(
+                f"bin_genome: every contig to bin is outside the primary assembly ({excluded[:5]}); pass "
+                "contigs='all' to bin them, or chroms=[...] to name them."
+            )
+        for c in excluded:
+            del per_contig[c]
+        if excluded:
+            logger.info(
+                "bin_genome: left out %d contig(s) outside the primary assembly (%s%s); contigs='all' keeps them.",
+                len(excluded),
+                ", ".join(excluded[:5]),
+                " ..." if len(excluded) > 5 else "",
+            )
     order = {c: i for i, c in enumerate(genome.chroms)}
     contigs = sorted(per_contig, key=order.__getitem__)
     n_total = int(sum(len(per_contig[c]) for c in contigs))
@@ -357,6 +401,7 @@ def bin_genome(
     df.attrs["n_removed"] = {"n_filter": n_removed_n, "blacklist": n_removed_bl}
     df.attrs["bin_size"] = bin_size
     df.attrs["window"] = window
+    df.attrs["excluded_contigs"] = excluded
     df.attrs["genome"] = genome.to_dict()
     logger.info(
         "bin_genome: %d bins of %d bp on %d contig(s); removed %d by the N filter (> %s N in %d bp) and %d by "
