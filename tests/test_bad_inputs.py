@@ -1644,3 +1644,80 @@ def test_bin_genome_on_only_non_primary_contigs_says_how_to_keep_them(tmp_path):
     genome = dc.Genome(_fasta(tmp_path / "chrM.fa", {"chrM": "ACGT" * 100}))
     with pytest.raises(ValueError, match="contigs='all'"):
         dc.pp.bin_genome(genome)
+
+
+# --- other files users give as an expression table
+def test_star_reads_per_gene_is_named_with_the_strandedness_choice(tmp_path):
+    lines = ["N_unmapped\t10\t10\t10", "N_multimapping\t5\t5\t5", "N_noFeature\t3\t40\t2", "N_ambiguous\t1\t0\t0",
+             "GATA1\t20\t0\t20", "SPI1\t7\t7\t0"]  # fmt: skip
+    with pytest.raises(ValueError, match="STAR ReadsPerGene.*strandedness") as err:
+        dc.io.read_expression_table(_write(tmp_path / "HSC.ReadsPerGene.out.tab", lines))
+    assert "HSC.ReadsPerGene.out.tab" in str(err.value)
+
+
+def test_htseq_count_output_is_named_not_read_with_a_gene_as_header(tmp_path):
+    lines = ["GATA1\t20", "SPI1\t7", "__no_feature\t100", "__ambiguous\t3", "__alignment_not_unique\t9"]
+    with pytest.raises(ValueError, match="htseq-count.*header line"):
+        dc.io.read_expression_table(_write(tmp_path / "HSC.counts", lines))
+
+
+def test_featurecounts_summary_points_to_the_counts_file(tmp_path):
+    lines = ["Status\tHSC.bam", "Assigned\t1000", "Unassigned_Unmapped\t5", "Unassigned_NoFeatures\t300"]
+    with pytest.raises(ValueError, match=r"featureCounts \.summary"):
+        dc.io.read_expression_table(_write(tmp_path / "counts.txt.summary", lines))
+
+
+def test_10x_h5_and_matrix_folder_point_to_scanpy_and_pseudobulk(tmp_path):
+    h5 = tmp_path / "filtered_feature_bc_matrix.h5"
+    h5.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    with pytest.raises(ValueError, match="HDF5.*pseudobulk"):
+        dc.io.read_expression_table(h5)
+    folder = tmp_path / "filtered_feature_bc_matrix"
+    folder.mkdir()
+    (folder / "matrix.mtx.gz").write_bytes(
+        gzip.compress(b"%%MatrixMarket matrix coordinate integer general\n")
+    )
+    with pytest.raises(ValueError, match="10x Genomics matrix folder.*read_10x_mtx"):
+        dc.io.read_expression_table(folder)
+
+
+def test_excel_workbook_given_as_expression_says_save_as_text(tmp_path):
+    xlsx = tmp_path / "rna.xlsx"
+    xlsx.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    with pytest.raises(ValueError, match="Excel workbook.*tab-separated"):
+        dc.io.read_expression_table(xlsx)
+
+
+# --- more encodings and compressions of the same kinds
+def test_gzipped_bedgraph_given_as_peaks_is_named(tmp_path):
+    path = _write(tmp_path / "HSC.bdg.gz", _bedgraph_lines(track=False), gz=True)
+    with pytest.raises(ValueError, match="bedGraph"):
+        dc.pp.binarize_peaks(_bins(), {"HSC": path})
+
+
+def test_utf16_jaspar_pfm_reads_like_utf8(tmp_path):
+    text = ">MA0004.1 Arnt\n" + "\n".join(" ".join(map(str, r)) for r in _ARNT_COUNTS) + "\n"
+    (tmp_path / "arnt.pfm").write_bytes(text.encode("utf-16"))
+    (motif,) = dc.io.read_motifs(tmp_path / "arnt.pfm")
+    np.testing.assert_allclose(motif.pwm, _arnt_expected())
+
+
+def test_gzipped_salmon_quant_reads_like_plain(tmp_path):
+    lines = [
+        "Name\tLength\tEffectiveLength\tTPM\tNumReads",
+        "GATA1\t1200\t1000\t20\t80",
+        "SPI1\t900\t700\t5\t9",
+    ]
+    folder = tmp_path / "CD4_rep1"
+    folder.mkdir()
+    ad = dc.io.read_expression_table(_write(folder / "quant.sf.gz", lines, gz=True))
+    assert ad.obs_names.tolist() == ["CD4_rep1"]
+    np.testing.assert_allclose(ad.X, [[20.0, 5.0]])
+
+
+def test_nan_end_in_bins_dataframe_names_the_row(tmp_path):
+    bins = _bins()
+    bins["end"] = bins["end"].astype(float)
+    bins.loc[3, "end"] = np.nan
+    with pytest.raises(ValueError, match=r"row 3 .*missing"):
+        dc.pp.binarize_peaks(bins, {"HSC": pd.DataFrame({"chrom": ["chr20"], "start": [0], "end": [200]})})

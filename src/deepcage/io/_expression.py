@@ -101,6 +101,7 @@ def _read_raw(path: PathLike, *, sep: str | None = None) -> _RawTable:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Expression table not found: {path}")
+    _refuse_non_tables(path)
     first: list[str] = []
     skip = 0  # leading '#' lines of a featureCounts file ('# Program:featureCounts v2.0.3; Command: ...')
     for lineno, line in _iter_lines(path):  # also validates gzip / text
@@ -172,7 +173,57 @@ def _read_raw(path: PathLike, *, sep: str | None = None) -> _RawTable:
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ValueError(f"{path}, line {linenos[i]}: the first column (the row name) is empty.")
-    return _RawTable(path, header, body, linenos, sep)
+    raw = _RawTable(path, header, body, linenos, sep)
+    _refuse_known_outputs(raw)
+    return raw
+
+
+def _refuse_non_tables(path: Path) -> None:
+    """Name the files users give as an expression table that are not one: a 10x matrix folder, HDF5 (10x ``.h5``,
+    ``.h5ad``, ``.loom``) and Excel workbooks."""
+    if path.is_dir():
+        names = {p.name for p in path.iterdir()}
+        if names & {"matrix.mtx", "matrix.mtx.gz"}:
+            raise ValueError(
+                f"{path}: a 10x Genomics matrix folder (single cells), not an expression table. Read it with "
+                "scanpy (sc.read_10x_mtx), group the cells into samples with dc.pp.pseudobulk, and pass that."
+            )
+        raise ValueError(f"{path} is a folder; pass the expression table file inside it.")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\x89HDF"):
+        raise ValueError(
+            f"{path}: an HDF5 file (a 10x .h5, .h5ad or .loom), not a text table. Read it with scanpy "
+            "(sc.read_10x_h5 / anndata.read_h5ad), make a pseudobulk of the cells (dc.pp.pseudobulk) and pass that."
+        )
+    if head.startswith(b"PK\x03\x04"):
+        raise ValueError(
+            f"{path}: a zip archive or an Excel workbook (.xlsx), not a text table. Save the sheet as "
+            "tab-separated text (or read it with pandas.read_excel and pass the DataFrame's values as a TSV)."
+        )
+
+
+def _refuse_known_outputs(raw: _RawTable) -> None:
+    """Name header-less quantifier outputs that would otherwise be read with a gene line as the header."""
+    labels = [raw.header[0], *raw.body[0].head(6).tolist(), *raw.body[0].tail(6).tolist()]
+    if any(str(x).startswith("N_unmapped") for x in labels[:5]) and len(raw.header) == 4:
+        raise ValueError(
+            f"{raw.path}: STAR ReadsPerGene.out.tab (N_unmapped, N_multimapping, ... then gene counts in 3 columns: "
+            "unstranded, forward, reverse), not a gene x sample table. Pick the column of your library's "
+            "strandedness, e.g. pandas.read_csv(path, sep='\\t', header=None, skiprows=4, index_col=0)[[1]], "
+            "name it after the sample, and pass the table; or use featureCounts / RSEM / salmon output."
+        )
+    if any(str(x).startswith(("__no_feature", "__ambiguous", "__alignment_not_unique")) for x in labels):
+        raise ValueError(
+            f"{raw.path}: htseq-count output (no header; '__no_feature' / '__ambiguous' summary lines), not a gene "
+            "x sample table: its first gene line would be read as the header. Drop the '__' lines, add a header "
+            "line 'gene<TAB>SAMPLE_NAME' (or join several samples into one table), and pass that."
+        )
+    if raw.header[0].lower() == "status" and str(raw.body[0].iat[0]).startswith("Assigned"):
+        raise ValueError(
+            f"{raw.path}: a featureCounts .summary file (Assigned / Unassigned_* read counts), not gene counts. "
+            "Pass the counts file that featureCounts wrote next to it (the same name without .summary)."
+        )
 
 
 def _n_fields(raw: _RawTable, lineno: int) -> int:
