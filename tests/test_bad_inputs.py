@@ -1721,3 +1721,64 @@ def test_nan_end_in_bins_dataframe_names_the_row(tmp_path):
     bins.loc[3, "end"] = np.nan
     with pytest.raises(ValueError, match=r"row 3 .*missing"):
         dc.pp.binarize_peaks(bins, {"HSC": pd.DataFrame({"chrom": ["chr20"], "start": [0], "end": [200]})})
+
+
+# --- coordinates that are not whole numbers
+def test_fractional_peak_coordinates_name_the_row():
+    peaks = pd.DataFrame({"chrom": ["chr20", "chr20"], "start": [0.0, 100.5], "end": [200.0, 400.0]})
+    with pytest.raises(ValueError, match=r"row 1 .*non-integer start 100.5"):
+        dc.pp.binarize_peaks(_bins(), {"HSC": peaks})
+
+
+def test_text_coordinates_with_thousands_separators_name_the_row():
+    peaks = pd.DataFrame({"chrom": ["chr20"], "start": ["1,000"], "end": ["1,200"]})
+    with pytest.raises(ValueError, match=r"row 0 .*non-numeric.*start=1,000"):
+        dc.pp.binarize_peaks(_bins(), {"HSC": peaks})
+
+
+# --- several quantifier files, motif files with other names, broken JASPAR files
+def test_several_salmon_folders_are_named_after_their_folders(tmp_path):
+    paths = []
+    for sample, tpm in (("HSC_rep1", 20), ("CD4_rep1", 3)):
+        (tmp_path / sample).mkdir()
+        lines = [
+            "Name\tLength\tEffectiveLength\tTPM\tNumReads",
+            f"GATA1\t1200\t1000\t{tpm}\t80",
+            "SPI1\t900\t700\t5\t9",
+        ]
+        paths.append(_write(tmp_path / sample / "quant.sf", lines))
+    ad = dc.io.read_expression_table(paths)
+    assert ad.obs_names.tolist() == ["HSC_rep1", "CD4_rep1"]
+    np.testing.assert_allclose(ad[:, "GATA1"].X.ravel(), [20, 3])
+
+
+def test_homer_file_named_txt_is_read_as_homer(tmp_path):
+    lines = [">AGATAA\tGATA1(Zf)/K562-GATA1-ChIP-Seq/Homer\t6.0", *(["0.9 0.03 0.03 0.04"] * 6)]
+    (motif,) = dc.io.read_motifs(_write(tmp_path / "known1.txt", lines))
+    assert motif.tf == "GATA1" and motif.pwm.shape == (6, 4)
+
+
+def test_jaspar_bracket_file_missing_a_base_names_it(tmp_path):
+    lines = [">MA0004.1\tArnt", "A [ 4 19 0 ]", "C [ 16 0 20 ]", "G [ 0 1 0 ]", "G [ 0 0 0 ]"]
+    with pytest.raises(ValueError, match=r"'MA0004.1'.*bases \['A', 'C', 'G', 'G'\]"):
+        dc.io.read_motifs(_write(tmp_path / "arnt.jaspar", lines))
+
+
+def test_empty_motif_file_says_so(tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        dc.io.read_motifs(_write(tmp_path / "MA0004.1.pfm", ["# nothing here"]))
+
+
+# --- a bgzip FASTA changed after indexing
+def test_bgzip_fasta_newer_than_its_index_gives_the_samtools_command(tmp_path):
+    import os
+
+    pysam = pytest.importorskip("pysam")
+    plain = _fasta(tmp_path / "g.fa", {"chr20": "ACGT" * 100})
+    gz = tmp_path / "g.fa.gz"
+    pysam.tabix_compress(str(plain), str(gz))
+    dc.Genome(gz)  # builds the index
+    fai = Path(str(gz) + ".fai")
+    os.utime(fai, (fai.stat().st_mtime - 100, fai.stat().st_mtime - 100))
+    with pytest.raises(ValueError, match=r"older than .*g\.fa\.gz.*samtools faidx"):
+        dc.Genome(gz)
