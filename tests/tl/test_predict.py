@@ -55,7 +55,8 @@ def test_predict_in_adata(model, adata):
 
 def test_predict_new_expression_matches_in_adata(model, mdata, adata):
     dc.tl.predict(model, adata, progress=False)
-    new = dc.tl.predict(model, expr=mdata["rna"], progress=False)
+    # the training samples' own RNA: left out of their own reference, as in the AnnData
+    new = dc.tl.predict(model, expr=mdata["rna"], exclude_self=True, progress=False)
     assert isinstance(new, anndata.AnnData)
     assert new.shape == (mdata["rna"].n_obs, len(model.loci))
     assert list(new.var_names) == list(model.loci.index)
@@ -65,7 +66,7 @@ def test_predict_new_expression_matches_in_adata(model, mdata, adata):
     np.testing.assert_allclose(same, adata.layers["deepcage"], atol=1e-5)
     # a DataFrame of expression works the same
     df = mdata["rna"].to_df().iloc[:2]
-    from_df = dc.tl.predict(model, expr=df, progress=False)
+    from_df = dc.tl.predict(model, expr=df, exclude_self=True, progress=False)
     np.testing.assert_allclose(from_df.layers["deepcage"], new.layers["deepcage"][:2], atol=1e-6)
 
 
@@ -122,7 +123,7 @@ def test_new_loci_are_scored_with_the_recorded_scan(scan, tmp_path):
     )
     np.testing.assert_array_equal(rescored, ad.varm["motif_scores"].to_numpy())
     dc.tl.predict(model, ad, progress=False)
-    new = dc.tl.predict(model, expr=md["rna"], loci=loci, genome=genome, progress=False)
+    new = dc.tl.predict(model, expr=md["rna"], loci=loci, genome=genome, exclude_self=True, progress=False)
     np.testing.assert_allclose(new[ad.obs_names].layers["deepcage"], ad.layers["deepcage"], atol=1e-6)
     # the default scan would have given other scores: the test can see a settings mismatch
     default = dc.pp.motif_scores(ad, motifs, progress=False, copy=True).varm["motif_scores"].to_numpy()
@@ -143,6 +144,18 @@ def test_scores_made_outside_refuse_new_loci(mdata):
         dc.tl.predict(model, expr=mdata["rna"], loci=shifted, progress=False)
     model.set_motif_scan(dc.datasets.synthetic_motifs(ad), window=1000)
     assert dc.tl.predict(model, expr=mdata["rna"], loci=shifted, progress=False).shape[1] == 5
+
+
+def test_new_rna_predictions_do_not_depend_on_the_sample_name(model, mdata):
+    """The same RNA named like a training sample or not: the same predictions (a warning names the clash)."""
+    rna = mdata["rna"].to_df().iloc[:1]
+    train_name = model.reference_samples[0]
+    with pytest.warns(UserWarning, match="share a name with a training sample"):
+        named = dc.tl.predict(model, expr=rna.set_axis([train_name]), progress=False)
+    other = dc.tl.predict(model, expr=rna.set_axis(["new_sample"]), progress=False)
+    np.testing.assert_array_equal(named.layers["deepcage"], other.layers["deepcage"])
+    own = dc.tl.predict(model, expr=rna.set_axis([train_name]), exclude_self=True, progress=False)
+    assert np.abs(own.layers["deepcage"] - other.layers["deepcage"]).max() > 0  # left out of its own prior
 
 
 def test_save_load_round_trip(model, adata, tmp_path):

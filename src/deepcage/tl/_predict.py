@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -315,6 +316,22 @@ def _resolve_loci(
     return table, motif, source
 
 
+def _reference_names(model: DeepCAGE, sample_names, exclude_self: bool):
+    """Sample names that leave a training sample out of its own reference (None: every sample is new)."""
+    clash = sorted(set(map(str, sample_names)) & set(model.reference_samples))
+    if exclude_self:
+        return sample_names
+    if clash:
+        warnings.warn(
+            f"{len(clash)} new sample(s) share a name with a training sample ({clash[:5]}): they are predicted as "
+            "new samples, with every training sample's labels in the prior. If this is the training sample's own "
+            "RNA, pass exclude_self=True to leave it out of its own reference, as in training.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return None
+
+
 def _all_motif_scores(model: DeepCAGE, source: _Loci, motif: np.ndarray | None) -> np.ndarray | None:
     """Motif scores of every locus when known without scanning (given, or the model's stored ones)."""
     if motif is not None:
@@ -559,6 +576,7 @@ def predict(
     liftover=None,
     progress: bool = True,
     copy: bool = False,
+    exclude_self: bool | None = None,
     devices=None,
     accelerator: str = "auto",
     strategy: str = "auto",
@@ -624,6 +642,11 @@ def predict(
         device. See the installation guide for multi-GPU nodes and SLURM.
     copy
         (a) only: return a copy of ``adata`` with the predictions instead of writing in place.
+    exclude_self
+        Models with the reference prior: leave a sample that is a training sample out of its own reference (as in
+        training). Default: True for (a), whose samples are the training AnnData's, and False for ``expr=``, whose
+        samples are new RNA: their predictions then depend on the data, not on the names. A new sample named
+        like a training sample gets a warning; pass ``exclude_self=True`` when it is that sample's RNA.
 
     Returns
     -------
@@ -694,7 +717,14 @@ def predict(
 
     sample_names, expr_values = _resolve_samples(model, ad, expr, tf_key=tf_key, fill_missing=fill_missing)
     table, motif, source = _resolve_loci(model, ad, expr, loci, genome, motif_key=motif_key)
-    run = {"batch_size": batch_size, "chunk_size": chunk_size, "progress": progress, "samples": sample_names}
+    run = {
+        "batch_size": batch_size,
+        "chunk_size": chunk_size,
+        "progress": progress,
+        "samples": _reference_names(
+            model, sample_names, expr is None if exclude_self is None else exclude_self
+        ),
+    }
     distributed = False
     if devices is not None or num_nodes > 1:  # Lightning is imported only then
         from ._predict_ddp import is_distributed, predict_distributed
