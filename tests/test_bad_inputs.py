@@ -1782,3 +1782,17 @@ def test_bgzip_fasta_newer_than_its_index_gives_the_samtools_command(tmp_path):
     os.utime(fai, (fai.stat().st_mtime - 100, fai.stat().st_mtime - 100))
     with pytest.raises(ValueError, match=r"older than .*g\.fa\.gz.*samtools faidx"):
         dc.Genome(gz)
+
+
+def test_predict_on_loci_with_a_nan_start_names_the_row(trained):
+    """The issue's case: a NaN start used to print as chr20:-9223372036854775808-600."""
+    model = dc.DeepCAGE.load(trained["path"])
+    loci = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [0, np.nan], "end": [200, 600]})
+    genome = dc.Genome(trained["fasta"], name="synthetic")
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore", RuntimeWarning
+        )  # numpy's cast warning, raised before deepcage's check
+        with pytest.raises(ValueError, match=r"position 1\) on chr1 has a missing \(NaN\) start") as err:
+            dc.tl.predict(model, expr=trained["mdata"]["rna"], loci=loci, genome=genome, progress=False)
+    assert "-9223372036854775808" not in str(err.value)
