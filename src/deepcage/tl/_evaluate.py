@@ -268,6 +268,22 @@ def _mean_agreement(y_true, y_pred) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------------------------
 # evaluate
 # --------------------------------------------------------------------------------------------------------------
+def _selection(adata, key, layer, task, samples, loci):
+    """The AnnData, truth layer, task and the selected samples / loci of an evaluation (clear errors)."""
+    adata = get_modality(adata, "atac")
+    if key not in adata.layers:
+        raise KeyError(
+            f"No predictions in adata.layers[{key!r}] (layers: {list(adata.layers)}). "
+            "Run dc.tl.predict(model, adata) or dc.tl.baselines(adata) first."
+        )
+    layer, task = truth_layer(adata, layer, task)
+    s_idx = select(adata, samples, "obs")
+    l_idx = select(adata, loci, "var")
+    if s_idx.size == 0 or l_idx.size == 0:
+        raise ValueError(f"Nothing to evaluate: {s_idx.size} samples x {l_idx.size} loci selected.")
+    return adata, layer, task, s_idx, l_idx
+
+
 def evaluate(
     adata: AnnData,
     *,
@@ -374,17 +390,7 @@ def evaluate(
     >>> df.attrs["summary"]["sample"]["known"]["auprc"]  # mean cell-wise auPR on known loci
     >>> df[df.level == "locus"].groupby("variability")["auprc"].mean()
     """
-    adata = get_modality(adata, "atac")
-    if key not in adata.layers:
-        raise KeyError(
-            f"No predictions in adata.layers[{key!r}] (layers: {list(adata.layers)}). "
-            "Run dc.tl.predict(model, adata) or dc.tl.baselines(adata) first."
-        )
-    layer, task = truth_layer(adata, layer, task)
-    s_idx = select(adata, samples, "obs")
-    l_idx = select(adata, loci, "var")
-    if s_idx.size == 0 or l_idx.size == 0:
-        raise ValueError(f"Nothing to evaluate: {s_idx.size} samples x {l_idx.size} loci selected.")
+    adata, layer, task, s_idx, l_idx = _selection(adata, key, layer, task, samples, loci)
     truth_all = dense(get_layer(adata, layer), cols=l_idx)  # all samples x selected loci (for groups)
     truth = truth_all[s_idx]
     pred = dense(adata.layers[key], rows=s_idx, cols=l_idx)
@@ -554,17 +560,7 @@ def calibration_table(
     >>> dc.pl.calibration(adata, groupby="locus_class")
     """
     n_bins = _check_n_bins(n_bins)
-    adata = get_modality(adata, "atac")
-    if key not in adata.layers:
-        raise KeyError(
-            f"No predictions in adata.layers[{key!r}] (layers: {list(adata.layers)}). "
-            "Run dc.tl.predict(model, adata) or dc.tl.baselines(adata) first."
-        )
-    layer, task = truth_layer(adata, layer, task)
-    s_idx = select(adata, samples, "obs")
-    l_idx = select(adata, loci, "var")
-    if s_idx.size == 0 or l_idx.size == 0:
-        raise ValueError(f"Nothing to evaluate: {s_idx.size} samples x {l_idx.size} loci selected.")
+    adata, layer, task, s_idx, l_idx = _selection(adata, key, layer, task, samples, loci)
     truth = dense(get_layer(adata, layer), rows=s_idx, cols=l_idx)
     pred = dense(adata.layers[key], rows=s_idx, cols=l_idx)
     if not np.isfinite(pred).all():
