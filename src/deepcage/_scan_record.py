@@ -152,7 +152,32 @@ class MotifScan:
             f"background {bg}, {rule}"
         )
 
+    def with_motifs(self, motifs) -> MotifScan:
+        """The same scan settings for another motif list."""
+        return MotifScan(
+            list(motifs),
+            window=self.window,
+            background=self.background,
+            min_score=self.min_score,
+            source=self.source,
+        )
+
     # ------------------------------------------------------------------ storage
+    @classmethod
+    def from_settings(cls, motifs, settings: dict) -> MotifScan:
+        """A scan from its motifs and :meth:`settings`; ValueError when the motifs do not match the checksum."""
+        out = cls(
+            list(motifs),
+            window=int(settings["window"]),
+            background=tuple(np.asarray(settings["background"], dtype=np.float64)),
+            min_score=settings.get("min_score"),
+            source=str(settings.get("source", "")),
+            version=str(settings.get("version", "")),
+        )
+        if str(settings.get("sha256", "")) not in ("", out.sha256):
+            raise ValueError("the motifs do not match the checksum recorded with their scan settings")
+        return out
+
     def settings(self) -> dict:
         """The scan settings without the motifs (JSON-friendly)."""
         return {
@@ -210,21 +235,13 @@ class MotifScan:
                 )
             )
         rule = str(rec.get("min_score_rule", "none"))
-        min_score = {"none": None, "motif": "motif"}.get(rule, rec.get("min_score_value"))
-        out = cls(
-            motifs,
-            window=int(rec["window"]),
-            background=tuple(np.asarray(rec["background"], dtype=np.float64)),
-            min_score=min_score,
-            source=str(rec.get("source", "")),
-            version=str(rec.get("version", "")),
-        )
-        if str(rec.get("sha256", "")) not in ("", out.sha256):
+        settings = dict(rec, min_score={"none": None, "motif": "motif"}.get(rule, rec.get("min_score_value")))
+        try:
+            return cls.from_settings(motifs, settings)
+        except ValueError as err:
             raise ValueError(
-                "The recorded motif scan's motifs do not match their checksum (the record was edited or damaged): "
-                "re-run dc.pp.motif_scores."
-            )
-        return out
+                f"The recorded motif scan is damaged or was edited ({err}): re-run dc.pp.motif_scores."
+            ) from None
 
     @classmethod
     def from_adata(cls, adata, key: str = "motif_scores") -> MotifScan | None:

@@ -162,12 +162,7 @@ class DeepCAGE:
         if motifs is None:
             self.motif_scan, self._motifs = None, None
         elif self.motif_scan is not None:  # same scan settings, another motif list
-            from .._scan_record import MotifScan
-
-            s = self.motif_scan
-            self.motif_scan = MotifScan(
-                list(motifs), window=s.window, background=s.background, min_score=s.min_score, source=s.source
-            )
+            self.motif_scan = self.motif_scan.with_motifs(motifs)
         else:
             self._motifs = list(motifs)
 
@@ -446,17 +441,10 @@ class DeepCAGE:
         if motifs is not None and meta.get("motif_scan"):
             from .._scan_record import MotifScan
 
-            rec = meta["motif_scan"]
-            motif_scan = MotifScan(
-                motifs,
-                window=rec["window"],
-                background=tuple(rec["background"]),
-                min_score=rec["min_score"],
-                source=rec.get("source", ""),
-                version=rec.get("version", ""),
-            )
-            if rec.get("sha256") and rec["sha256"] != motif_scan.sha256:
-                raise _damaged(path / "motifs.json", "its motifs do not match the checksum in model.json")
+            try:
+                motif_scan = MotifScan.from_settings(motifs, meta["motif_scan"])
+            except ValueError as err:
+                raise _damaged(path / "motifs.json", str(err)) from None
         history = None
         if (path / "history.csv").is_file():
             history = _read_table(path / "history.csv", "epoch", names=False)

@@ -81,13 +81,7 @@ def _motif_scan(adata, motif_key: str, motifs, tfs: list[str]):
     if scan is None:
         return None
     if motifs is not None:
-        scan = MotifScan(
-            list(motifs),
-            window=scan.window,
-            background=scan.background,
-            min_score=scan.min_score,
-            source=scan.source,
-        )
+        scan = scan.with_motifs(motifs)
     missing = [t for t in tfs if t not in set(scan.tf_of)]
     if missing:
         warnings.warn(
