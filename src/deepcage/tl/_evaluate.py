@@ -43,6 +43,19 @@ def _row_chunks(m: int, n: int):
         yield slice(lo, min(m, lo + step))
 
 
+def _labels_and_scores(y_true, y_score, score_name: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """0/1 labels and finite float64 scores as 2-D arrays of one shape (rows: samples or loci)."""
+    y = np.atleast_2d(np.asarray(y_true))
+    s = np.atleast_2d(np.asarray(y_score, dtype=np.float64))
+    if y.shape != s.shape:
+        raise ValueError(f"y_true has shape {y.shape} but {score_name} has shape {s.shape}.")
+    if y.size and not np.isin(y, (0, 1)).all():
+        raise ValueError(f"y_true must hold only 0/1 labels for {what}.")
+    if not np.isfinite(s).all():
+        raise ValueError(f"{score_name} holds NaN or infinite values; predictions must be finite.")
+    return y, s
+
+
 def binary_metrics(y_true, y_score) -> pd.DataFrame:
     """auPR (trapezoid and average precision) and auROC of each row of a matrix.
 
@@ -70,14 +83,7 @@ def binary_metrics(y_true, y_score) -> pd.DataFrame:
        auprc  average_precision  auroc  n  n_pos
     0  0.792              0.833   0.75  4      2
     """
-    y = np.atleast_2d(np.asarray(y_true))
-    s = np.atleast_2d(np.asarray(y_score, dtype=np.float64))
-    if y.shape != s.shape:
-        raise ValueError(f"y_true has shape {y.shape} but y_score has shape {s.shape}.")
-    if y.size and not np.isin(y, (0, 1)).all():
-        raise ValueError("y_true must hold only 0/1 labels for classification metrics.")
-    if not np.isfinite(s).all():
-        raise ValueError("y_score holds NaN or infinite values; predictions must be finite.")
+    y, s = _labels_and_scores(y_true, y_score, "y_score", "classification metrics")
     m, n = y.shape
     out = np.full((m, 3), np.nan)
     n_pos = y.sum(axis=1).astype(np.int64)
@@ -226,14 +232,7 @@ def calibration_metrics(y_true, y_prob, *, n_bins: int = 10) -> pd.DataFrame:
     0  0.25   0.25        0.5      0.25  4
     """
     n_bins = _check_n_bins(n_bins)
-    y = np.atleast_2d(np.asarray(y_true))
-    p = np.atleast_2d(np.asarray(y_prob, dtype=np.float64))
-    if y.shape != p.shape:
-        raise ValueError(f"y_true has shape {y.shape} but y_prob has shape {p.shape}.")
-    if y.size and not np.isin(y, (0, 1)).all():
-        raise ValueError("y_true must hold only 0/1 labels for calibration metrics.")
-    if not np.isfinite(p).all():
-        raise ValueError("y_prob holds NaN or infinite values; predictions must be finite.")
+    y, p = _labels_and_scores(y_true, y_prob, "y_prob", "calibration metrics")
     if p.size and (p.min() < 0 or p.max() > 1):
         raise ValueError(
             f"y_prob must be probabilities in [0, 1] for calibration metrics (range {p.min():.3g} to {p.max():.3g})."
