@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from .._layers import dense
 from .._utils import get_modality
-from ._evaluate import binary_metrics
+from ._evaluate import binary_metrics, calibration_metrics
 
 __all__ = ["cross_validate", "summarize_cv"]
 
@@ -23,6 +23,8 @@ _NETWORK_METHODS = ("deepcage", "sequence")
 #: Label-based baselines need the training samples' labels at a locus: they cannot predict test loci.
 _LABEL_METHODS = ("locus_mean", "expression_knn")
 METRICS = ("average_precision", "auprc", "auroc")
+#: Calibration columns of each row (a probability must be a probability; see calibration_metrics).
+CALIBRATION = ("ece", "brier", "mean_pred")
 
 
 def _rna_of(data, rna):
@@ -91,10 +93,12 @@ def _rows(truth: np.ndarray, pred: np.ndarray, classes: dict[str, np.ndarray], b
         if not mask.any():
             continue
         table = binary_metrics(truth[:, mask], pred[:, mask])
+        calib = calibration_metrics(truth[:, mask], np.clip(pred[:, mask], 0.0, 1.0))
         for i, sample in enumerate(samples):
             rec = dict(base, sample=sample, locus_class=name, n_loci=int(mask.sum()))
             rec["n_pos"] = int(table["n_pos"].iloc[i])
             rec.update({m: float(table[m].iloc[i]) for m in METRICS})
+            rec.update({m: float(calib[m].iloc[i]) for m in CALIBRATION})
             rows.append(rec)
     return rows
 
@@ -172,7 +176,8 @@ def cross_validate(
     -------
     Tidy DataFrame with one row per fold, seed, held-out sample, method and locus class: ``fold``, ``seed``,
     ``sample``, ``method``, ``locus_class``, ``n_loci``, ``n_pos``, ``average_precision``, ``auprc``,
-    ``auroc``. ``attrs['folds']`` records each fold's training and held-out samples, the samples of its TF
+    ``auroc`` and the calibration of the probabilities: ``ece``, ``brier``, ``mean_pred`` (see
+    :func:`deepcage.tl.calibration_table`). ``attrs['folds']`` records each fold's training and held-out samples, the samples of its TF
     reference and its locus-class counts. With ``return_models``, ``(table, models)``.
     Summaries: :func:`summarize_cv`; plot: :func:`deepcage.pl.cross_validation`.
 
@@ -293,14 +298,15 @@ def summarize_cv(table: pd.DataFrame, metric: str = "average_precision") -> pd.D
     table
         The result of :func:`cross_validate`.
     metric
-        ``'average_precision'``, ``'auprc'`` or ``'auroc'``.
+        ``'average_precision'``, ``'auprc'``, ``'auroc'``, or a calibration column: ``'ece'``, ``'brier'``,
+        ``'mean_pred'`` (compare the last with the positive rate, ``n_pos / n_loci``).
 
     Returns
     -------
     DataFrame indexed by ``method`` with columns ``(locus_class, 'mean' | 'sd' | 'n_samples')``.
     """
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
+    if metric not in METRICS + CALIBRATION:
+        raise ValueError(f"metric must be one of {METRICS + CALIBRATION}, got {metric!r}.")
     per_seed = (
         table.dropna(subset=[metric])
         .groupby(["method", "locus_class", "seed"])
