@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._data_files import _candidate_folders
 from .._genome import Genome
 from .._utils import make_mudata
 
@@ -38,22 +39,10 @@ _BLACKLISTS = {"hg19": "annotation/hg19-blacklist.v2.bed", "hg38": "annotation/h
 _CHAIN = "annotation/hg19ToHg38.over.chain.gz"
 
 
-def _candidate_folders(path: str | os.PathLike | None = None) -> list[Path]:
-    """Where a local example data folder may be: ``path``, ``$DEEPCAGE_SHARED_DATA``, ``shared/data`` above the cwd."""
-    candidates = []
-    if path is not None:
-        candidates.append(Path(path))
-    if os.environ.get("DEEPCAGE_SHARED_DATA"):
-        candidates.append(Path(os.environ["DEEPCAGE_SHARED_DATA"]))
-    here = Path.cwd().resolve()
-    candidates += [parent / "shared" / "data" for parent in (here, *here.parents)]
-    return candidates
-
-
 def shared_data_dir(path: str | os.PathLike | None = None) -> Path:
     """Folder of the example data: ``path``, ``$DEEPCAGE_SHARED_DATA``, ``shared/data`` found above the cwd, or the
     download folder of :func:`deepcage.datasets.download` (``<cache>/data``)."""
-    from ._registry import data_dir
+    from .._data_files import data_dir
 
     candidates = [*_candidate_folders(path), data_dir()]
     for c in candidates:
@@ -178,7 +167,7 @@ _MOTIF_FILES = {
 
 def _heme_files(path, genome: str, cell_types, motifs: str, progress: bool) -> dict[str, Path]:
     """Local paths of every file the build reads (local copy first, else the cache or a download)."""
-    from ._registry import DATA_FILES, fetch
+    from .._data_files import DATA_FILES, fetch
 
     peaks = [f"heme-hg19/peaks/{c}.narrowPeak.gz" for c in cell_types]
     unknown = [
@@ -217,7 +206,7 @@ def _cache_file(files: dict[str, Path], options, test_region) -> Path:
     import hashlib
 
     from .. import __version__
-    from ._registry import cache_dir
+    from .._data_files import cache_dir
 
     root = _common_root(files)
     if root is not None:  # as before: every file of the data folder's subfolders, by size and mtime

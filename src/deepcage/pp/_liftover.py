@@ -83,7 +83,7 @@ def _open_chain(chain):
         )
     path = Path(chain)
     if not path.exists():
-        from ..datasets._registry import chain_file
+        from .._data_files import chain_file
 
         known = chain_file(str(chain))  # 'hg19ToHg38' -> the UCSC chain (local copy, cache or download)
         if known is None:
