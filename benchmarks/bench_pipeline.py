@@ -1,7 +1,7 @@
 """Pipeline efficiency: training steps/s through ``dc.tl.fit``'s real data path ÷ steps/s on pre-made tensors.
 
 Real path: ``dc.tl.fit`` on a synthetic AnnData (``dc.datasets.synthetic``): sequences read once into uint8
-codes, the package's locus-index DataLoader + collate (``deepcage.model._module.make_loader``) gathers codes,
+codes, the package's locus-index DataLoader + collate (``deepcage.model._data.make_loader``) gathers codes,
 motif scores and targets per batch, the Lightning module one-hot encodes and trains. A callback timestamps
 every training step (``on_train_batch_end``); steps/s is measured between consecutive step ends after
 ``--warmup`` steps and steps/s = 1 / median interval (robust to load spikes from other jobs), so it includes

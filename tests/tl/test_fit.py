@@ -231,7 +231,7 @@ def test_prior_model_round_trip_and_new_rna(prior_model, adata, tmp_path):
 def test_background_subsampler_draws_a_fresh_fraction_each_epoch():
     import torch
 
-    from deepcage.model._module import BackgroundSubsampler
+    from deepcage.model._data import BackgroundSubsampler
 
     background = np.zeros(100, dtype=bool)
     background[20:] = True

@@ -152,6 +152,33 @@ class DeepCAGE:
             f"loci={n_loci:,} ({seq}), epochs={len(self.history_)})"
         )
 
+    def card(self) -> str:
+        """A model card (markdown): how the model was trained and how that differs from the published network.
+
+        Written as ``README.md`` into the folder by :meth:`save`.
+
+        Examples
+        --------
+        >>> print(model.card())  # doctest: +SKIP
+        """
+        from ._config import TrainConfig
+
+        n_loci = 0 if self.loci is None else len(self.loci)
+        p = self.params
+        lines = [
+            "# DeepCAGE model",
+            "",
+            f"- deepcage {self.version}; {self.network.n_parameters():,} parameters; {len(self.tfs)} TFs; "
+            f"genome {self.genome.get('name', '') or 'unrecorded'}",
+            f"- trained on {len(p.get('train_samples', []))} samples x {p.get('n_train_loci', n_loci):,} loci "
+            f"(best epoch {p.get('best_epoch', '?')} of {len(self.history_)})",
+        ]
+        if p:
+            lines.append(TrainConfig.from_params(p).card())
+        if self.motif_scan is not None:
+            lines.append(f"- new loci are scored as the training loci were: {self.motif_scan.describe()}")
+        return "\n".join(lines) + "\n"
+
     @property
     def motifs(self) -> list | None:
         """Motifs that score new loci (those of :attr:`motif_scan` when recorded)."""
@@ -383,6 +410,7 @@ class DeepCAGE:
             ]
             (folder / "motifs.json").write_text(json.dumps(_jsonable(rows)))
         self.history_.to_csv(folder / "history.csv", index_label="epoch")
+        (folder / "README.md").write_text(self.card())
         if self.sample_expr is not None:
             self.sample_expr.to_csv(folder / "sample_expr.csv", index_label="sample")
         if self.ref_labels is not None:
@@ -403,12 +431,46 @@ class DeepCAGE:
         path
             Model directory.
         map_location
-            Device for the weights (``'cpu'`` loads a GPU-trained model on any machine).
+            Device for the weights (``'cpu'``, the default, loads a GPU-trained model on any machine). A device
+            this machine does not have (``'cuda'`` without a GPU, ``'cuda:3'`` with two) is an error that says
+            so, as scvi-tools' ``accelerator='gpu'``; the model is not silently put elsewhere.
 
         Returns
         -------
         The :class:`DeepCAGE` model (network in eval mode).
+
+        Raises
+        ------
+        RuntimeError
+            When ``map_location`` names a device this machine does not have.
         """
+        if isinstance(map_location, str | torch.device):  # dicts and functions go to torch.load as they are
+            try:
+                device = torch.device(map_location)
+            except (RuntimeError, ValueError) as err:
+                raise ValueError(
+                    f"map_location={map_location!r} is not a device ({err}); use 'cpu', 'cuda', 'cuda:1' or 'mps'."
+                ) from None
+            where = f"DeepCAGE.load(map_location={str(map_location)!r})"
+            if device.type == "cuda" and not torch.cuda.is_available():
+                build = (
+                    "a CPU-only build" if torch.version.cuda is None else "a CUDA build, but it sees no GPU"
+                )
+                raise RuntimeError(
+                    f"{where}: this machine has no CUDA GPU (torch {torch.__version__} is {build}). Load with "
+                    "map_location='cpu' (the default): a model trained on a GPU runs on any CPU."
+                )
+            if (
+                device.type == "cuda"
+                and device.index is not None
+                and device.index >= torch.cuda.device_count()
+            ):
+                raise RuntimeError(
+                    f"{where}: this machine has {torch.cuda.device_count()} GPU(s) (cuda:0 ... "
+                    f"cuda:{torch.cuda.device_count() - 1}). Pick one of them, or 'cpu'."
+                )
+            if device.type == "mps" and not torch.backends.mps.is_available():
+                raise RuntimeError(f"{where}: Apple's MPS is not available on this machine. Load with 'cpu'.")
         path = Path(path)
         _check_folder(path)
         meta = _read_json(path / _META)
