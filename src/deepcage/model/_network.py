@@ -130,6 +130,69 @@ def _dense_block(in_channels: int, n_layers: int, bottleneck: int, growth: int) 
     return nn.Sequential(*layers), c
 
 
+def _check_options(preset, task, use_sequence, use_expression, prior, delta_expression, n_ref, trunk) -> None:
+    if preset not in PRESETS:
+        raise ValueError(f"preset={preset!r}; choose one of {sorted(PRESETS)}.")
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task={task!r}; choose 'classification' or 'regression'.")
+    if not (use_sequence or use_expression or prior):
+        raise ValueError("use_sequence and use_expression cannot both be False: nothing would be learnt.")
+    if delta_expression and not use_expression:
+        raise ValueError("delta_expression=True needs the expression branch (use_expression=True).")
+    if (prior or delta_expression) and n_ref < 2:
+        raise ValueError(f"prior / delta_expression need n_ref >= 2 reference samples, got {n_ref}.")
+    unknown = set(trunk) - set(PRESETS["paper"])
+    if unknown:
+        raise TypeError(f"Unknown trunk option(s) {sorted(unknown)}; valid: {sorted(PRESETS['paper'])}.")
+
+
+def _sequence_trunk(cfg: dict) -> tuple[nn.Sequential, nn.Conv1d]:
+    """The DenseNet sequence trunk (and its first convolution, the motif detectors) of a preset's config."""
+    first_conv = nn.Conv1d(4, cfg["conv_filters"], cfg["conv_width"])
+    layers: list[nn.Module] = [
+        first_conv,
+        nn.ReLU(),
+        nn.BatchNorm1d(cfg["conv_filters"]),
+        nn.MaxPool1d(cfg["pool"]),
+        nn.Dropout(cfg["conv_dropout"]),
+    ]
+    c = cfg["conv_filters"]
+    for b in range(cfg["n_blocks"]):
+        block, c = _dense_block(c, cfg["block_layers"], cfg["bottleneck"], cfg["growth"])
+        layers.append(block)
+        if b < cfg["n_blocks"] - 1:  # transition between blocks
+            layers += [
+                nn.Conv1d(c, cfg["transition_filters"], cfg["transition_width"]),
+                nn.ReLU(),
+                nn.BatchNorm1d(cfg["transition_filters"]),
+                nn.MaxPool1d(cfg["pool"]),
+                nn.Dropout(cfg["conv_dropout"]),
+            ]
+            c = cfg["transition_filters"]
+    layers += [nn.BatchNorm1d(c), nn.ReLU()]
+    if cfg["global_pool"]:  # one max per channel: "is there a site anywhere"
+        layers.append(nn.AdaptiveMaxPool1d(1))
+    elif cfg["final_pool"] > 1:
+        layers.append(nn.MaxPool1d(cfg["final_pool"]))
+    layers.append(nn.Flatten())
+    if cfg["feature_dropout"] > 0:
+        layers.append(nn.Dropout(cfg["feature_dropout"]))
+    return nn.Sequential(*layers), first_conv
+
+
+def _n_features(trunk: nn.Module, seq_len: int, preset: str) -> int:
+    """Length of the trunk's flattened output for sequences of ``seq_len`` bp."""
+    with torch.no_grad():
+        was = trunk.training
+        trunk.eval()
+        try:
+            return int(trunk(torch.zeros(1, 4, seq_len)).shape[1])
+        except RuntimeError as err:
+            raise ValueError(f"seq_len={seq_len} is too short for the {preset!r} trunk ({err}).") from None
+        finally:
+            trunk.train(was)
+
+
 class DeepCAGENet(nn.Module):
     """DeepCAGE hybrid network: DenseNet sequence trunk + motif-score x TF-expression branch -> 1 output per pair.
 
@@ -191,19 +254,7 @@ class DeepCAGENet(nn.Module):
         **trunk: Any,
     ):
         super().__init__()
-        if preset not in PRESETS:
-            raise ValueError(f"preset={preset!r}; choose one of {sorted(PRESETS)}.")
-        if task not in ("classification", "regression"):
-            raise ValueError(f"task={task!r}; choose 'classification' or 'regression'.")
-        if not (use_sequence or use_expression or prior):
-            raise ValueError("use_sequence and use_expression cannot both be False: nothing would be learnt.")
-        if delta_expression and not use_expression:
-            raise ValueError("delta_expression=True needs the expression branch (use_expression=True).")
-        if (prior or delta_expression) and n_ref < 2:
-            raise ValueError(f"prior / delta_expression need n_ref >= 2 reference samples, got {n_ref}.")
-        unknown = set(trunk) - set(PRESETS["paper"])
-        if unknown:
-            raise TypeError(f"Unknown trunk option(s) {sorted(unknown)}; valid: {sorted(PRESETS['paper'])}.")
+        _check_options(preset, task, use_sequence, use_expression, prior, delta_expression, n_ref, trunk)
         cfg = {**PRESETS[preset], **trunk}
         self.config = {
             "n_tfs": int(n_tfs),
@@ -236,51 +287,12 @@ class DeepCAGENet(nn.Module):
         self.prior_eps = float(prior_eps)
         self.linear_expression = bool(linear_expression) and self.use_expression
 
-        self.first_conv = None
+        self.first_conv = self.trunk = None
+        self.n_features = 0
         if self.use_sequence:
-            self.first_conv = nn.Conv1d(4, cfg["conv_filters"], cfg["conv_width"])
-            layers: list[nn.Module] = [
-                self.first_conv,
-                nn.ReLU(),
-                nn.BatchNorm1d(cfg["conv_filters"]),
-                nn.MaxPool1d(cfg["pool"]),
-                nn.Dropout(cfg["conv_dropout"]),
-            ]
-            c = cfg["conv_filters"]
-            for b in range(cfg["n_blocks"]):
-                block, c = _dense_block(c, cfg["block_layers"], cfg["bottleneck"], cfg["growth"])
-                layers.append(block)
-                if b < cfg["n_blocks"] - 1:  # transition between blocks
-                    layers += [
-                        nn.Conv1d(c, cfg["transition_filters"], cfg["transition_width"]),
-                        nn.ReLU(),
-                        nn.BatchNorm1d(cfg["transition_filters"]),
-                        nn.MaxPool1d(cfg["pool"]),
-                        nn.Dropout(cfg["conv_dropout"]),
-                    ]
-                    c = cfg["transition_filters"]
-            layers += [nn.BatchNorm1d(c), nn.ReLU()]
-            if cfg["global_pool"]:  # one max per channel: "is there a site anywhere"
-                layers.append(nn.AdaptiveMaxPool1d(1))
-            elif cfg["final_pool"] > 1:
-                layers.append(nn.MaxPool1d(cfg["final_pool"]))
-            layers.append(nn.Flatten())
-            if cfg["feature_dropout"] > 0:
-                layers.append(nn.Dropout(cfg["feature_dropout"]))
-            self.trunk = nn.Sequential(*layers)
-            with torch.no_grad():
-                was = self.trunk.training
-                self.trunk.eval()
-                try:
-                    self.n_features = int(self.trunk(torch.zeros(1, 4, self.seq_len)).shape[1])
-                except RuntimeError as err:
-                    raise ValueError(
-                        f"seq_len={seq_len} is too short for the {preset!r} trunk ({err})."
-                    ) from None
-                self.trunk.train(was)
-        else:
-            self.trunk = None
-            self.n_features = 0
+            trunk, self.first_conv = _sequence_trunk(cfg)
+            self.trunk = trunk
+            self.n_features = _n_features(self.trunk, self.seq_len, preset)
         n_expr = self.n_tfs if self.use_expression else 0
         self.fc = nn.Linear(self.n_features + n_expr, hidden)
         self.fc_bn = nn.BatchNorm1d(hidden)
