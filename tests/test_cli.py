@@ -6,6 +6,7 @@ The bad inputs of the command line (one-line errors, exit codes) are in ``tests/
 from __future__ import annotations
 
 import inspect
+import os
 import subprocess
 import sys
 
@@ -168,3 +169,98 @@ def test_every_option_is_documented_on_the_cli_page():
                     assert opt in page, f"deepcage {name} {opt} is not on docs/cli.md"
     for opt in ("--debug", "--threads", "--no-progress", "--version"):
         assert opt in page
+
+
+# ------------------------------------------------------------------------------------------------ interrupts and
+# several processes (subprocesses: Ctrl-C and Lightning's DDP re-run the command itself)
+@pytest.fixture(scope="module")
+def tiny_h5ad(tmp_path_factory):
+    import deepcage as dc
+
+    root = tmp_path_factory.mktemp("cli_tiny")
+    mdata = dc.datasets.synthetic(
+        n_samples=4, n_loci=60, n_tfs=3, n_test_samples=1, rna=True, path=root / "synthetic.fa"
+    )
+    mdata["atac"].write_h5ad(root / "data.h5ad")
+    return root / "data.h5ad"
+
+
+def _deepcage(*args, cwd, **kw):
+    return subprocess.Popen(
+        [sys.executable, "-m", "deepcage.cli", *map(str, args)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+_TINY_FIT = ["--preset", "small", "--hidden", "8", "--no-progress", "--threads", "1", "--accelerator", "cpu"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_fit_is_one_line_exit_130_and_the_run_resumes(tiny_h5ad, tmp_path):
+    import re
+    import shlex
+    import signal
+    import time
+
+    proc = _deepcage(
+        "fit", tiny_h5ad, "model", *_TINY_FIT, "--max-epochs", "400", "--patience", "400", cwd=tmp_path
+    )
+    last = tmp_path / "model.checkpoints" / "last.ckpt"
+    t0 = time.time()
+    while not last.is_file() and proc.poll() is None and time.time() - t0 < 180:
+        time.sleep(0.2)
+    assert last.is_file(), proc.communicate()[1]
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Detected KeyboardInterrupt" not in err, err
+    line = next(x for x in err.splitlines() if "interrupted" in x)
+    assert line.startswith("deepcage fit: interrupted; checkpoints kept in model.checkpoints; resume with: ")
+    assert not (tmp_path / "model").exists()
+    # a second run without --resume-from is refused, naming the checkpoints and the resume command
+    from deepcage.cli import main
+
+    code = main(["fit", str(tiny_h5ad), str(tmp_path / "model"), *_TINY_FIT, "--max-epochs", "2"])
+    assert code == 2
+    # the printed command resumes (fewer epochs here, to finish quickly) and leaves the model, not the checkpoints
+    resume = shlex.split(line.split("resume with: ", 1)[1])
+    assert resume[:2] == ["deepcage", "fit"] and resume[-2:] == [
+        "--resume-from",
+        "model.checkpoints/last.ckpt",
+    ]
+    done = max(int(m) for m in re.findall(r"epoch=(\d+)", " ".join(os.listdir(last.parent))))
+    resume[resume.index("--max-epochs") + 1] = str(done + 2)
+    proc = _deepcage(*resume[1:], cwd=tmp_path)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert (tmp_path / "model" / "manifest.json").is_file() and not last.parent.exists()
+    import deepcage as dc
+
+    assert len(dc.DeepCAGE.load(tmp_path / "model").history_) == done + 2
+
+
+@pytest.mark.slow
+def test_fit_on_two_cpu_processes_saves_the_model_once(tiny_h5ad, tmp_path):
+    """Lightning DDP re-runs 'deepcage fit' once per device: only rank 0 saves (once 'model exists' from rank 1)."""
+    proc = _deepcage(
+        "fit", tiny_h5ad, "model", *_TINY_FIT, "--max-epochs", "1", "--devices", "2", cwd=tmp_path
+    )
+    out, err = proc.communicate(timeout=500)
+    assert proc.returncode == 0, err
+    assert out.count("saved to model") == 1, out
+    assert "error" not in err, err
+    warnings_ = [x for x in err.splitlines() if "warning" in x.lower()]
+    assert all(x.startswith("deepcage fit: warning: ") for x in warnings_), err
+    assert len(warnings_) == len(set(warnings_)), err  # rank 1 stays quiet
+    assert not (tmp_path / "model.checkpoints").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    import deepcage as dc
+
+    model = dc.DeepCAGE.load(tmp_path / "model")
+    expr = anndata.read_h5ad(tiny_h5ad).obsm["tf_expr"].rename(index=lambda s: f"new_{s}") * 0 + 1
+    p = dc.tl.predict(model, expr=expr, progress=False)
+    assert np.isfinite(p.layers["deepcage"]).all()

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
+import shlex
+import shutil
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -49,17 +53,68 @@ def one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {msg} (raised inside a library; run with --debug for the traceback)"
 
 
+def _rank() -> int:
+    """This process's rank in a multi-process run (Lightning DDP re-runs the command once per device), from the
+    variables Lightning, torchrun and SLURM set; 0 for a single process."""
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        value = os.environ.get(key)
+        if value is not None and value.strip().lstrip("-").isdigit():
+            return int(value)
+    return 0
+
+
 @contextlib.contextmanager
 def _one_line_warnings(command: str):
-    """Library warnings as ``deepcage <command>: warning: ...`` lines, without the source line."""
-    original = warnings.formatwarning
-    warnings.formatwarning = lambda message, *args, **kwargs: (
-        f"{PROG} {command}: warning: {' '.join(str(message).split())}\n"
-    )
+    """Warnings as one ``deepcage <command>: warning: ...`` line each, without the source line, whoever raised
+    them (Lightning's own formatting included); the other ranks of a multi-process run stay quiet (rank 0
+    prints the same warnings)."""
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if _rank() != 0:
+            return
+        text = " ".join(str(message).split())
+        print(f"{PROG} {command}: warning: {text}", file=file or sys.stderr)
+
+    warnings.showwarning = show
     try:
         yield
     finally:
-        warnings.formatwarning = original
+        warnings.showwarning = original
+
+
+class _FoldLightningLines(logging.Filter):
+    """Lightning's console lines, one line each: its multi-line banners folded, and its Ctrl-C notice left to
+    deepcage's own 'interrupted' line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "Detected KeyboardInterrupt" in text:
+            return False
+        if "\n" in text.strip():
+            record.msg = " ".join(w for w in text.split() if set(w) != {"-"})
+            record.args = ()
+        return True
+
+
+@contextlib.contextmanager
+def _one_line_lightning():
+    """Fold Lightning's log lines (see :class:`_FoldLightningLines`) while a command trains or predicts."""
+    import lightning.pytorch  # noqa: F401  (sets up Lightning's console handlers)
+
+    fold = _FoldLightningLines()
+    handlers = {
+        h
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric")
+        for h in logging.getLogger(name).handlers
+    }
+    for h in handlers:
+        h.addFilter(fold)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.removeFilter(fold)
 
 
 # ----------------------------------------------------------------------------------------------- files
@@ -77,24 +132,76 @@ def _input_file(path: str | os.PathLike, what: str, *, allow_empty: bool = False
     return p
 
 
-def _output_path(path: str | os.PathLike, what: str, *, overwrite: bool, suffixes=None, folder=False) -> Path:
-    """Check an output before any work: suffix, existing folder, existing file (needs --overwrite)."""
+def _output_path(
+    path: str | os.PathLike, what: str, *, overwrite: bool, suffixes=None, folder=False, model=False
+) -> Path:
+    """Check an output before any work: suffix, existing folder, existing file (needs --overwrite; a folder is
+    replaced only when it holds what the command writes, a model with ``model=True``, else bigWig tracks)."""
     p = Path(path)
     if suffixes and p.suffix not in suffixes:
         raise UsageError(f"{what} {p} must end in {' or '.join(suffixes)}.")
-    if p.exists():
+    if (
+        p.exists() and _rank() == 0
+    ):  # the other ranks of a multi-process run re-run the command; rank 0 writes
         if folder and not p.is_dir():
             raise UsageError(f"{what} {p} is an existing file; give a folder name.")
         if not folder and p.is_dir():
             raise UsageError(f"{what} {p} is an existing folder; give a file name.")
         if not overwrite:
             raise UsageError(f"{what} {p} exists; pass --overwrite to replace it.")
+        if folder:
+            _replaceable_folder(p, what, model=model)
     parent = p.absolute().parent
     if not parent.is_dir():
         raise FileNotFoundError(f"{what} {p}: the folder {parent} does not exist; create it first.")
     if not os.access(parent, os.W_OK):
         raise PermissionError(f"{what} {p}: the folder {parent} is not writable.")
     return p
+
+
+_MODEL_FILES = ("manifest.json", "model.json", "weights.pt")
+
+
+def _holds_model(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in _MODEL_FILES)
+
+
+def _replaceable_folder(p: Path, what: str, *, model: bool) -> None:
+    """With --overwrite, an existing folder output is replaced only when it is what this command writes: a model
+    folder for 'fit', a folder of bigWig tracks for 'predict'; any other folder (a project, a data folder) is
+    refused by name, so --overwrite never deletes files it did not write."""
+    entries = sorted(e.name for e in p.iterdir())
+    if not entries:
+        return
+    if model:
+        if _holds_model(p):
+            return
+        raise UsageError(
+            f"{what} {p} exists and is not a deepcage model folder (it holds {len(entries)} entries, e.g. "
+            f"{entries[:3]}); --overwrite replaces only a saved model. Give a new folder name."
+        )
+    if _holds_model(p):
+        raise UsageError(
+            f"{what} {p} holds a saved deepcage model; --overwrite does not replace a model with predictions. "
+            "Give another folder for the bigWig tracks."
+        )
+    other = [e for e in entries if not e.lower().endswith((".bw", ".bigwig"))]
+    if other:
+        raise UsageError(
+            f"{what} {p} holds files other than bigWig tracks (e.g. {other[:3]}); --overwrite replaces only a "
+            "folder of tracks. Give a new folder name."
+        )
+
+
+def _swap_in(partial: Path, out: Path) -> None:
+    """Put the finished folder ``partial`` in the place of ``out`` (the old one is removed only then)."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        partial.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        partial.rename(out)
 
 
 def read_data(path: str | os.PathLike, what: str = "input"):
@@ -160,8 +267,24 @@ def read_expression(path: str | os.PathLike, args):
     p = Path(path)
     if p.suffix in (".h5ad", ".h5mu"):
         from ._utils import get_modality
+        from .pp._tf import loci_instead_of_genes
 
-        return get_modality(read_data(p, "expression"), "rna")
+        data = read_data(p, "expression")
+        if hasattr(data, "mod") and "rna" not in data.mod:
+            raise ValueError(
+                f"expression {p} has no 'rna' modality (it has {list(data.mod)}): the RNA of the samples is needed "
+                f"(a genes x samples table, or an .h5ad/.h5mu with genes as var). To predict the samples of a "
+                f"prepared file, give it as --data {p}."
+            )
+        rna = get_modality(data, "rna")
+        example = loci_instead_of_genes(rna)
+        if example is not None:
+            raise ValueError(
+                f"expression {p} holds accessibility, not RNA: its {rna.n_vars:,} var are genomic loci (e.g. "
+                f"{example!r}), not genes. --expr takes the RNA of new samples (a genes x samples table, or an "
+                f".h5ad/.h5mu with genes as var); to predict the samples of a prepared file, give it as --data {p}."
+            )
+        return rna
     from .io import read_expression_table
 
     _input_file(p, "expression table")
@@ -194,6 +317,66 @@ def _add_expression_options(p, what: str) -> None:
         default="auto",
         help="genes listed twice: auto (identical copies kept once, others summed), sum, first, raise",
     )
+
+
+def _devices(text):
+    """``--devices`` as Lightning takes it: 'auto', an int (also -1: all GPUs), or a string of GPU indices."""
+    if text is None:
+        return None
+    text = str(text).strip()
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _check_trainer_options(accelerator, devices, strategy="auto", precision=None, num_nodes=1) -> None:
+    """Lightning's checks of --accelerator/--devices/--strategy/--precision, run before any data is read, as
+    one-line usage errors that say what to do (Lightning raises several kinds, some many lines long)."""
+    try:
+        from lightning.pytorch.trainer.connectors.accelerator_connector import _AcceleratorConnector
+    except ImportError:  # another Lightning layout: Lightning's own errors are still made one line by main
+        return
+    kw = {"accelerator": accelerator, "devices": devices, "strategy": strategy, "num_nodes": num_nodes}
+    if precision is not None:
+        kw["precision"] = precision
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _AcceleratorConnector(**kw)
+    except Exception as err:  # MisconfigurationException, ValueError, TypeError, ModuleNotFoundError, ...
+        raise UsageError(_device_advice(err, accelerator, devices, strategy, precision)) from None
+
+
+def _device_advice(err: BaseException, accelerator, devices, strategy, precision) -> str:
+    import torch
+
+    msg = " ".join(str(err).split()) or type(err).__name__
+    msg = msg if msg.endswith((".", "!", "?")) else f"{msg}."
+    low = msg.lower()
+    gpu_words = ("gpu", "cuda")
+    if str(accelerator).lower() in gpu_words and not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else "a CUDA build, but it sees no GPU"
+        return (
+            f"--accelerator {accelerator}: no GPU is available on this machine (torch {torch.__version__} is "
+            f"{build}). Use --accelerator cpu, or auto (a GPU when there is one); on a GPU machine check "
+            "nvidia-smi and install a CUDA build of torch."
+        )
+    if str(accelerator).lower() == "mps" and not torch.backends.mps.is_available():
+        return (
+            "--accelerator mps: Apple's MPS is not available on this machine. Use --accelerator cpu or auto."
+        )
+    if "precision" in low:
+        return (
+            f"--precision {precision}: {msg} Leave it out for the default (16-mixed on GPU, 32-true on CPU)."
+        )
+    if "strategy" in low:
+        return f"--strategy {strategy}: {msg} Use auto, ddp or ddp_spawn."
+    if "devices" in low or "requested" in low or "device" in low:
+        if torch.cuda.is_available() and str(accelerator).lower() != "cpu":
+            n = torch.cuda.device_count()
+            what = f"a number of GPUs up to {n}, 'auto', or GPU indices such as 0,1 (this machine has {n})"
+        else:
+            what = "a positive number of CPU processes (e.g. 1 or 2) or 'auto' (this machine has no GPU)"
+        return f"--devices {devices}: {msg} Give {what}."
+    return f"--accelerator {accelerator}: {msg} Use cpu, gpu, mps or auto."
 
 
 def _threads(args) -> None:
@@ -514,17 +697,47 @@ def _add_fit(sub) -> None:
     _common(p)
 
 
+def _resume_command(args, last: Path) -> str:
+    """The command line of this run with ``--resume-from LAST`` (replacing a --resume-from given)."""
+    argv, out, skip = list(getattr(args, "argv", []) or []), [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--resume-from":
+            skip = True
+            continue
+        if a.startswith("--resume-from="):
+            continue
+        out.append(a)
+    return " ".join(shlex.quote(a) for a in [PROG, *out, "--resume-from", str(last)])
+
+
 def _run_fit(args) -> int:
-    out = _output_path(args.model_dir, "model folder", overwrite=args.overwrite, folder=True)
+    out = _output_path(args.model_dir, "model folder", overwrite=args.overwrite, folder=True, model=True)
     pos_weight = args.pos_weight
     if pos_weight not in (None, "balanced"):
         try:
             pos_weight = float(pos_weight)
         except ValueError:
             raise UsageError(f"--pos-weight must be a number or 'balanced', got {pos_weight!r}.") from None
-    devices = int(args.devices) if str(args.devices).isdigit() else args.devices
+    devices = _devices(args.devices)
+    _check_trainer_options(args.accelerator, devices, args.strategy, args.precision)
     if args.resume_from is not None:
         _input_file(args.resume_from, "checkpoint")
+    # checkpoints go next to the model folder (kept when the run is interrupted, to resume from; removed once
+    # the model is saved), unless --checkpoint-dir names a folder of the user's
+    own_ckpt = args.checkpoint_dir is None
+    ckpt_dir = out.with_name(f"{out.name}.checkpoints") if own_ckpt else Path(args.checkpoint_dir)
+    if own_ckpt and ckpt_dir.exists() and args.resume_from is None and _rank() == 0:
+        if not args.overwrite:
+            last = ckpt_dir / "last.ckpt"
+            resume = f"resume it with '{_resume_command(args, last)}', " if last.is_file() else ""
+            raise UsageError(
+                f"{ckpt_dir} holds the checkpoints of an earlier, interrupted run: {resume}or pass --overwrite "
+                "to start again (or delete the folder)."
+            )
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
     for f in args.genome or []:
         _input_file(f, "genome FASTA")
     data_path = Path(args.data)
@@ -538,42 +751,63 @@ def _run_fit(args) -> int:
             "var:split": "the train/val/test split of the loci",
         },
     )
+
+    def interrupted() -> str:
+        last = ckpt_dir / "last.ckpt"
+        if last.is_file():
+            return f"checkpoints kept in {ckpt_dir}; resume with: {_resume_command(args, last)}"
+        if own_ckpt:
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+        return "before the first epoch ended, so there is no checkpoint to resume from"
+
+    args.on_interrupt = interrupted
     _threads(args)
     from .tl import fit
 
-    model = fit(
-        data,
-        layer=args.layer,
-        task=args.task,
-        genome=args.genome,
-        preset=args.preset,
-        hidden=args.hidden,
-        max_epochs=args.max_epochs,
-        batch_loci=args.batch_loci,
-        samples_per_batch=args.samples_per_batch,
-        lr=args.lr,
-        patience=args.patience,
-        pos_weight=pos_weight,
-        accelerator=args.accelerator,
-        devices=devices,
-        strategy=args.strategy,
-        precision=args.precision,
-        num_workers=args.num_workers,
-        checkpoint_dir=args.checkpoint_dir,
-        resume_from=args.resume_from,
-        seed=args.seed,
-        progress_bar=not args.no_progress,
-        use_sequence=not args.no_sequence,
-        use_expression=not args.no_expression,
-        prior=None if args.prior == "none" else args.prior,
-        delta_expression=not args.no_delta_expression,
-        linear_expression=args.linear_expression,
-        expression_l2=args.expression_l2,
-        novel_weight=args.novel_weight,
-        knn_temperature=args.knn_temperature,
-        background_fraction=args.background_fraction,
-    )
+    try:
+        with _one_line_lightning():
+            model = fit(
+                data,
+                layer=args.layer,
+                task=args.task,
+                genome=args.genome,
+                preset=args.preset,
+                hidden=args.hidden,
+                max_epochs=args.max_epochs,
+                batch_loci=args.batch_loci,
+                samples_per_batch=args.samples_per_batch,
+                lr=args.lr,
+                patience=args.patience,
+                pos_weight=pos_weight,
+                accelerator=args.accelerator,
+                devices=devices,
+                strategy=args.strategy,
+                precision=args.precision,
+                num_workers=args.num_workers,
+                checkpoint_dir=ckpt_dir,
+                resume_from=args.resume_from,
+                seed=args.seed,
+                progress_bar=not args.no_progress,
+                use_sequence=not args.no_sequence,
+                use_expression=not args.no_expression,
+                prior=None if args.prior == "none" else args.prior,
+                delta_expression=not args.no_delta_expression,
+                linear_expression=args.linear_expression,
+                expression_l2=args.expression_l2,
+                novel_weight=args.novel_weight,
+                knn_temperature=args.knn_temperature,
+                background_fraction=args.background_fraction,
+            )
+    except Exception:
+        if own_ckpt and _rank() == 0 and not (ckpt_dir / "last.ckpt").is_file():
+            shutil.rmtree(ckpt_dir, ignore_errors=True)  # nothing to resume from
+        raise
+    args.on_interrupt = None
+    if _rank() != 0:  # Lightning DDP re-runs the command once per device; rank 0 saves the model, once
+        return 0
     model.save(out, overwrite=args.overwrite)
+    if own_ckpt:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
     print(f"{model}\nsaved to {out}")
     return 0
 
@@ -647,6 +881,9 @@ def _run_predict(args) -> int:
     out = Path(args.out or args.out_option)
     is_file = out.suffix == ".h5ad" or out.suffix.lower() in (".bw", ".bigwig")
     out = _output_path(out, "output", overwrite=args.overwrite, folder=not is_file)
+    devices = _devices(args.devices)
+    if devices is not None or args.num_nodes > 1 or args.accelerator != "auto":
+        _check_trainer_options(args.accelerator, devices or "auto", args.strategy, num_nodes=args.num_nodes)
     if args.loci is not None and args.expr is None:
         raise UsageError("--loci goes with --expr; with --data the loci are those of the data file.")
     model_dir = Path(args.model_dir)
@@ -694,10 +931,12 @@ def _run_predict(args) -> int:
     from .tl import predict
 
     model = DeepCAGE.load(model_dir)
+    if devices is not None or args.num_nodes > 1:  # Lightning runs the prediction
+        args.stack.enter_context(_one_line_lightning())
     kw = {
         "genome": args.genome,
         "key_added": args.key_added,
-        "devices": int(args.devices) if str(args.devices).isdigit() else args.devices,
+        "devices": devices,
         "num_nodes": args.num_nodes,
         "accelerator": args.accelerator,
         "strategy": args.strategy,
@@ -722,9 +961,21 @@ def _run_predict(args) -> int:
             new.write_h5ad(out)
         print(f"predictions written to {out} (layer {args.key_added!r})")
         return 0
-    paths = predict(model, data, out=out, **kw)
+    # an existing folder of tracks (--overwrite) is replaced once the new tracks are written, not before
+    target = out.with_name(f".{out.name}.partial") if out.is_dir() else out
+    if target != out and not _other_rank(kw):
+        shutil.rmtree(target, ignore_errors=True)  # left by an interrupted run
+    try:
+        paths = predict(model, data, out=target, **kw)
+    except BaseException:
+        if target != out and not _other_rank(kw):
+            shutil.rmtree(target, ignore_errors=True)
+        raise
     if _other_rank(kw):  # rank 0 writes OUT
         return 0
+    if target != out:
+        _swap_in(target, out)
+        paths = [out / Path(p).name for p in (paths if isinstance(paths, list) else [paths])]
     if out.suffix == ".h5ad":
         print(
             f"predictions of {len(loci):,} bins written to {out} (X; open with anndata.read_h5ad(backed='r'))"
@@ -791,6 +1042,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupted(prefix: str, args) -> int:
+    hint = getattr(args, "on_interrupt", None)
+    detail = ""
+    if callable(hint):
+        try:
+            detail = f"; {hint()}"
+        except Exception:  # the message must come out whatever state the run was left in
+            detail = ""
+    print(f"{prefix}: interrupted{detail}", file=sys.stderr)
+    return 130
+
+
+def _is_lightning_usage_error(err: BaseException) -> bool:
+    """Lightning's MisconfigurationException: a wrong Trainer option (devices, strategy, ...), not bad data."""
+    return type(err).__name__ == "MisconfigurationException" and type(err).__module__.startswith("lightning")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -809,17 +1077,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    args.argv = argv
+    args.stack = contextlib.ExitStack()  # contexts a command keeps open until it returns
+    sigint = signal.getsignal(signal.SIGINT)  # Lightning ignores Ctrl-C from its first one on; restored below
     try:
         with _one_line_warnings(args.command):
             return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
-        print(f"{prefix}: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted(prefix, args)
+    except SystemExit as err:
+        # Lightning catches Ctrl-C inside Trainer.fit/predict, tears down and calls sys.exit(1)
+        if isinstance(err.__context__, KeyboardInterrupt):
+            return _interrupted(prefix, args)
+        raise
     except Exception as err:
         if getattr(args, "debug", False):
             raise
+        if _is_lightning_usage_error(err):
+            print(
+                f"{prefix}: error: {' '.join(str(err).split())} (a Lightning option: see --help)",
+                file=sys.stderr,
+            )
+            return 2
         print(f"{prefix}: error: {one_line(err)}", file=sys.stderr)
         return 2 if isinstance(err, UsageError) else 1
+    finally:
+        args.stack.close()
+        if sigint is not None and signal.getsignal(signal.SIGINT) != sigint:
+            with contextlib.suppress(ValueError):  # only the main thread may set handlers
+                signal.signal(signal.SIGINT, sigint)
 
 
 if __name__ == "__main__":
