@@ -94,3 +94,53 @@ def test_errors():
     cells.X[0, 0] = -1
     with pytest.raises(ValueError, match="negative"):
         dc.pp.pseudobulk(cells, "cell_type")
+
+
+def _scanpy_like(seed=0) -> AnnData:
+    """Cells as scanpy leaves them: X log-normalised (a subset of genes), the raw counts in .raw."""
+    cells = _cells(seed)
+    cells.raw = cells  # raw counts of all 5 genes
+    counts = cells.X.copy()
+    lognorm = np.log1p(counts / counts.sum(axis=1, keepdims=True) * 1e4)
+    cells = cells[:, :4].copy()  # highly variable genes only
+    cells.X = lognorm[:, :4]
+    return cells, counts
+
+
+def test_log_normalised_x_with_counts_in_raw_sums_raw():
+    """Once summed the logs and recorded units 'counts'."""
+    cells, counts = _scanpy_like()
+    with pytest.warns(
+        UserWarning, match=r"X holds non-integer values .*log-normalised.*summing adata\.raw\.X \(5 genes\)"
+    ):
+        bulk = dc.pp.pseudobulk(cells, "cell_type", min_cells=1)
+    expected = pd.DataFrame(counts).groupby(cells.obs["cell_type"].to_numpy()).sum()
+    np.testing.assert_allclose(bulk.X, expected.loc[bulk.obs_names].to_numpy())
+    assert bulk.var_names.tolist() == ["GATA1", "SPI1", "CEBPA", "TAL1", "PAX5"]
+    assert bulk.uns["units"] == "counts" and bulk.uns["pseudobulk"]["source"] == "adata.raw.X"
+
+
+def test_use_raw_false_sums_x_and_says_it_is_not_counts():
+    cells, _ = _scanpy_like()
+    with pytest.warns(
+        UserWarning, match=r"X has non-integer values \(at most [\d.]+: log-normalised\?\).*layer="
+    ):
+        bulk = dc.pp.pseudobulk(cells, "cell_type", min_cells=1, use_raw=False)
+    assert bulk.n_vars == 4 and bulk.uns["pseudobulk"]["source"] == "X"
+
+
+def test_use_raw_errors():
+    cells = _cells()
+    with pytest.raises(ValueError, match=r"use_raw=True, but adata\.raw is None"):
+        dc.pp.pseudobulk(cells, "cell_type", use_raw=True)
+    cells.layers["counts"] = cells.X.copy()
+    with pytest.raises(ValueError, match=r"Pass layer='counts' or use_raw=True, not both"):
+        dc.pp.pseudobulk(cells, "cell_type", layer="counts", use_raw=True)
+
+
+def test_non_integer_x_points_to_an_integer_layer():
+    cells = _cells()
+    cells.layers["counts"] = cells.X.copy()
+    cells.X = np.log1p(cells.X)
+    with pytest.warns(UserWarning, match=r"pass layer='counts', which holds integer counts"):
+        dc.pp.pseudobulk(cells, "cell_type", min_cells=1)

@@ -133,3 +133,31 @@ def test_mudata_rna_modality_is_used():
         warnings.simplefilter("error")
         dc.pp.tf_expression(mdata)
     pd.testing.assert_frame_equal(atac.obsm["tf_expr"], before)
+
+
+def test_single_cells_as_samples_warn_once_pointing_to_pseudobulk():
+    rng = np.random.default_rng(0)
+    barcodes = ["".join(rng.choice(list("ACGT"), 16)) + "-1" for _ in range(150)]
+    genes = [f"TF{i}" for i in range(5)] + [f"G{i}" for i in range(95)]
+    counts = rng.poisson(0.1, size=(150, 100)).astype(float)
+    counts[:, -1] += 1
+    cells = AnnData(counts, obs=pd.DataFrame(index=barcodes), var=pd.DataFrame(index=genes))
+    with pytest.warns(UserWarning) as record:
+        dc.pp.tf_expression(_atac(barcodes), cells, tfs=genes[:5])
+    messages = [str(w.message) for w in record if issubclass(w.category, UserWarning)]
+    assert len(messages) == 1, messages
+    assert "150 samples look like single cells (named like cell barcodes" in messages[0]
+    assert "dc.pp.pseudobulk" in messages[0]
+
+
+def test_accessibility_given_as_expression_is_named(setup):
+    adata, _, _ = setup
+    atac = AnnData(
+        np.ones((6, 4), np.float32),
+        obs=pd.DataFrame(index=adata.obs_names),
+        var=pd.DataFrame(index=[f"chr1:{i * 200}-{i * 200 + 200}" for i in range(4)]),
+    )
+    with pytest.raises(
+        ValueError, match=r"holds accessibility, not RNA: its 4 var are genomic loci \(e\.g\. 'chr1:0-200'\)"
+    ):
+        dc.pp.tf_expression(adata, atac, tfs=["TF1"])

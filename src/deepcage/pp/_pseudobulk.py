@@ -17,6 +17,21 @@ __all__ = ["pseudobulk"]
 logger = logging.getLogger("deepcage")
 
 
+def _sample(X) -> np.ndarray:
+    values = X.data if sparse.issparse(X) else np.asarray(X).ravel()
+    return values[:1_000_000]
+
+
+def _integers(X) -> bool:
+    values = _sample(X)
+    return bool(np.all(np.mod(values, 1) == 0))
+
+
+def _max(X) -> float:
+    values = _sample(X)
+    return float(values.max()) if values.size else 0.0
+
+
 def pseudobulk(
     adata,
     groupby: str,
@@ -24,6 +39,7 @@ def pseudobulk(
     layer: str | None = None,
     min_cells: int = 10,
     sample_key: str | None = None,
+    use_raw: bool | None = None,
 ) -> AnnData:
     """Sum raw counts of cells per group (cell type), giving samples x genes for :func:`tf_expression`.
 
@@ -42,6 +58,10 @@ def pseudobulk(
         Groups with fewer cells are dropped, with a warning naming them.
     sample_key
         Optional ``obs`` column (e.g. donor): one pseudobulk per group x sample, named ``group_sample``.
+    use_raw
+        Sum ``adata.raw`` (scanpy keeps the raw counts there before ``normalize_total``/``log1p``). Default
+        (None): ``adata.raw`` when ``X`` holds non-integer values (log-normalised) and ``adata.raw`` holds
+        integer counts, with a warning saying so; ``False`` sums ``X`` (or ``layer``) whatever it holds.
 
     Returns
     -------
@@ -49,9 +69,9 @@ def pseudobulk(
 
     - ``X``: summed counts (float64, dense);
     - ``obs``: ``groupby`` (and ``sample_key``) values, ``n_cells``;
-    - ``var``: a copy of the input ``var``;
+    - ``var``: a copy of the input ``var`` (of ``adata.raw.var`` when the raw counts are summed);
     - ``uns['units'] = 'counts'`` and ``uns['pseudobulk']`` (``groupby``, ``sample_key``, ``min_cells``,
-      ``dropped`` groups).
+      ``dropped`` groups, ``source``: the matrix summed).
 
     Raises
     ------
@@ -70,24 +90,49 @@ def pseudobulk(
     for key in keys:
         if key not in adata.obs:
             raise KeyError(f"obs[{key!r}] not found (obs columns: {list(adata.obs.columns)[:20]}).")
-    if layer is None:
+    if use_raw and layer is not None:
+        raise ValueError(f"Pass layer={layer!r} or use_raw=True, not both: they name two count matrices.")
+    raw = adata.raw
+    if use_raw and raw is None:
+        raise ValueError(
+            "use_raw=True, but adata.raw is None: pass layer= with the raw counts, or leave use_raw."
+        )
+    var = adata.var
+    where = "X"
+    if use_raw:
+        X, var, where = raw.X, raw.var, "adata.raw.X"
+    elif layer is None:
         X = adata.X
     elif layer in adata.layers:
-        X = adata.layers[layer]
+        X, where = adata.layers[layer], f"layers[{layer!r}]"
     else:
         raise KeyError(f"Layer {layer!r} not found (layers: {list(adata.layers)}).")
     if X is None:
         raise ValueError("adata.X is empty: pass layer= with the raw counts.")
+    if use_raw is None and layer is None and raw is not None and not _integers(X) and _integers(raw.X):
+        warnings.warn(
+            f"X holds non-integer values (at most {_max(X):.3g}: log-normalised?) and adata.raw holds integer "
+            f"counts: summing adata.raw.X ({raw.n_vars:,} genes), the raw counts a pseudobulk needs. Pass "
+            "use_raw=False to sum X instead.",
+            UserWarning,
+            stacklevel=2,
+        )
+        X, var, where = raw.X, raw.var, "adata.raw.X"
     values = X.data if sparse.issparse(X) else np.asarray(X).ravel()
     if values.size:
         if values.min() < 0:
-            raise ValueError(
-                f"{'X' if layer is None else f'layers[{layer!r}]'} has negative values: pseudobulk needs raw counts."
+            raise ValueError(f"{where} has negative values: pseudobulk needs raw counts.")
+        if not _integers(X):
+            counts = [k for k in adata.layers if _integers(adata.layers[k])]
+            hint = (
+                f"pass layer={counts[0]!r}, which holds integer counts"
+                if counts
+                else "pass layer= with the raw counts (e.g. layer='counts')"
             )
-        if not np.all(np.mod(values[:1_000_000], 1) == 0):
+            logged = f" (at most {_max(X):.3g}: log-normalised?)" if _max(X) < 50 else ""
             warnings.warn(
-                "The matrix has non-integer values: pseudobulk expects raw counts (pass layer='counts' if the "
-                "raw counts are in a layer).",
+                f"{where} has non-integer values{logged}: pseudobulk sums raw counts, and a sum of normalised or "
+                f"log values is not a pseudobulk; {hint}.",
                 UserWarning,
                 stacklevel=2,
             )
@@ -134,13 +179,14 @@ def pseudobulk(
         {key: adata.obs[key].to_numpy()[first] for key in keys}, index=pd.Index(names[keep].astype(str))
     )
     obs["n_cells"] = n_cells[keep]
-    out = AnnData(X=np.asarray(summed, dtype=np.float64), obs=obs, var=adata.var.copy())
+    out = AnnData(X=np.asarray(summed, dtype=np.float64), obs=obs, var=var.copy())
     out.uns["units"] = "counts"
     out.uns["pseudobulk"] = {
         "groupby": groupby,
         "sample_key": sample_key or "",
         "min_cells": int(min_cells),
         "dropped": dropped,
+        "source": where,
     }
     logger.info("pseudobulk: %d cells -> %d pseudobulk samples.", adata.n_obs, int(keep.sum()))
     return out

@@ -20,11 +20,40 @@ log = logging.getLogger(__name__)
 _UNITS = ("counts", "tpm", "cpm", "fpkm", "rpkm")
 
 
+_GENE_ID_RE = re.compile(r"^(ENS[A-Z]*G\d+|\d+)(\.\d+)?(_PAR_Y)?$")
+_BARCODE_RE = re.compile(r"[ACGT]{10,}")
+_LOCUS_RE = re.compile(r"^[^:\s]+[:_]\d+[-_]\d+$")
+
+
+def loci_instead_of_genes(adata) -> str | None:
+    """A var name of ``adata`` when its var are genomic loci (``chr1:100-300``, as in accessibility data), i.e.
+    not the genes expected of expression; None otherwise. (Gene annotations may carry chrom/start/end columns,
+    so the names decide.)"""
+    if getattr(adata, "var_names", None) is None or adata.n_vars == 0:
+        return None
+    names = [str(v) for v in adata.var_names[:1000]]
+    if sum(bool(_LOCUS_RE.match(n)) for n in names) > len(names) / 2:
+        return names[0]
+    return None
+
+
+def _refuse_loci(adata, what: str = "expression") -> None:
+    example = loci_instead_of_genes(adata)
+    if example is not None:
+        raise ValueError(
+            f"{what}: the AnnData holds accessibility, not RNA: its {adata.n_vars:,} var are genomic loci (e.g. "
+            f"{example!r}), not genes. Give the RNA of the samples (samples x genes: an expression table, or the "
+            "'rna' modality of a MuData); a prepared .h5ad's own samples are predicted with dc.tl.predict(model, "
+            "adata) ('deepcage predict --data')."
+        )
+
+
 def _expression_frame(expr) -> tuple[pd.DataFrame, str | None, pd.Series | None]:
     """Samples x genes DataFrame of raw values, the units recorded with it, and gene lengths if known."""
     if isinstance(expr, pd.DataFrame):
         return expr.copy(), expr.attrs.get("units"), None
     adata = get_modality(expr, "rna")
+    _refuse_loci(adata)
     X = adata.X.toarray() if hasattr(adata.X, "toarray") else np.asarray(adata.X)
     df = pd.DataFrame(X, index=adata.obs_names.astype(str), columns=adata.var_names.astype(str))
     lengths = adata.var["length"] if "length" in adata.var else None
@@ -90,7 +119,7 @@ def _to_per_million(df: pd.DataFrame, units: str, lengths: pd.Series | None) -> 
     return df.div(df.sum(axis=1), axis=0) * 1e6
 
 
-def _missing_tfs_hint(df: pd.DataFrame, missing: list[str]) -> str:
+def _missing_tfs_hint(df: pd.DataFrame, missing: list[str], n_tfs: int) -> str:
     """Why TFs may be missing: other letter case (mouse vs human symbols), gene ids, a transposed table."""
     upper = {str(c).upper(): str(c) for c in df.columns}
     case = [(t, upper[t.upper()]) for t in missing if t.upper() in upper]
@@ -102,11 +131,19 @@ def _missing_tfs_hint(df: pd.DataFrame, missing: list[str]) -> str:
     index = {str(i) for i in df.index}
     if sum(t in index for t in missing) > len(missing) / 2:
         return " They are in the sample names instead: the table is transposed (use the other orientation)."
-    ids = [str(c) for c in df.columns[:200] if re.match(r"^(ENS[A-Z]*G\d+|\d+)(\.\d+)?$", str(c))]
-    if len(ids) > 100:
+    cols = [str(c) for c in df.columns[:1000]]
+    ids = [c for c in cols if _GENE_ID_RE.match(c)]
+    if ids and len(ids) >= len(cols) / 2:
+        versioned = any("." in c for c in ids)
         return (
-            f" The genes are ids (e.g. {ids[0]!r}), not symbols: map them to symbols (read_expression_table's "
-            "gene_names=)."
+            f" The genes are ids (e.g. {ids[0]!r}{', with version suffixes' if versioned else ''}), not symbols: "
+            "map them to symbols with read_expression_table(..., gene_names=<id -> symbol table>) (--gene-names "
+            "on the command line); version suffixes such as '.12' are ignored when matching."
+        )
+    if len(missing) > 0.5 * n_tfs:
+        return (
+            " Most TFs are missing, so fill_missing=True would give them all 0 and the predictions no expression "
+            "information: check that the table's genes are gene symbols of the motifs' species."
         )
     return " Check gene symbols (aliases, Ensembl ids) or pass fill_missing=True to treat them as 0."
 
@@ -119,7 +156,14 @@ def _select_tfs(df: pd.DataFrame, tfs: Sequence[str], fill_missing: bool, what: 
             f"{missing[:20]}{' ...' if len(missing) > 20 else ''}."
         )
         if not fill_missing:
-            raise ValueError(msg + _missing_tfs_hint(df, missing))
+            raise ValueError(msg + _missing_tfs_hint(df, missing, len(tfs)))
+        if len(missing) == len(tfs):
+            hint = _missing_tfs_hint(df, missing, len(tfs))
+            raise ValueError(
+                msg
+                + " fill_missing=True would set every TF to 0, so the predictions would carry no expression "
+                "information." + ("" if hint.startswith(" Most TFs") else hint)
+            )
         warnings.warn(msg + " They are treated as not expressed (0).", UserWarning, stacklevel=3)
     return df.reindex(columns=list(tfs), fill_value=0.0)
 
@@ -162,16 +206,47 @@ def _warn_if_logged(df: pd.DataFrame, units: str, what: str) -> None:
         )
 
 
+def _single_cells(df: pd.DataFrame) -> str | None:
+    """Why the samples x genes table ``df`` looks like single cells (barcodes as names, or >= 200 profiles
+    that are mostly zeros), or None: deepcage expects one profile per sample or cell type."""
+    if len(df) < 100:
+        return None
+    names = [str(s) for s in df.index[:1000]]
+    barcodes = [s for s in names if _BARCODE_RE.search(s)]
+    if len(barcodes) > len(names) / 2:
+        return f"named like cell barcodes, e.g. {barcodes[0]!r}"
+    zeros = float((df.to_numpy()[:1000] == 0).mean())
+    if len(df) >= 200 and zeros > 0.8:
+        return f"{100 * zeros:.0f} % of their values are 0, as in single-cell counts"
+    return None
+
+
+def _names(index, n: int = 10) -> str:
+    shown = [str(s) for s in index[:n]]
+    return f"{shown}{f' ... ({len(index):,} in all)' if len(index) > n else ''}"
+
+
 def _normalised(df: pd.DataFrame, lengths, units, tfs, fill_missing, what) -> tuple[pd.DataFrame, str]:
     df = _sum_duplicate_genes(_check_values(df, what), what)
+    cells = _single_cells(df)
     units = _guess_units(df, units)
-    _warn_if_logged(df, units, what)
+    if cells is None:
+        _warn_if_logged(df, units, what)
     per_million = _to_per_million(df, units, lengths)
     selected = _select_tfs(per_million, tfs, fill_missing, what)
     silent = selected.index[(selected.to_numpy() == 0).all(axis=1)]
-    if len(silent):
+    if cells is not None:  # one warning, not one naming every barcode
+        none = f" ({len(silent):,} of them express none of the {len(tfs)} TFs)" if len(silent) else ""
         warnings.warn(
-            f"{what}: sample(s) {list(silent)} express none of the {len(tfs)} TFs; after quantile normalisation "
+            f"{what}: the {len(df):,} samples look like single cells ({cells}){none}. deepcage expects one "
+            "expression profile per sample or cell type (bulk RNA or pseudobulk): sum the cells of each cell type "
+            "first, e.g. dc.pp.pseudobulk(cells, groupby='cell_type').",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif len(silent):
+        warnings.warn(
+            f"{what}: sample(s) {_names(silent)} express none of the {len(tfs)} TFs; after quantile normalisation "
             "all their TFs tie at the mean reference value, so predictions for them carry no TF information.",
             UserWarning,
             stacklevel=3,
