@@ -416,6 +416,31 @@ def read_meme(path: PathLike) -> list[Motif]:
 # --------------------------------------------------------------------------------------------------
 
 
+def _check_jaspar_values(db, release: str, what: str, given) -> None:
+    """An unknown ``tax_group`` / ``collection`` is named with the values the release has (pyjaspar only finds
+    nothing), e.g. 'vertebrate' -> 'vertebrates'."""
+    if given is None:
+        return
+    import difflib
+
+    sql = (
+        "SELECT DISTINCT VAL FROM MATRIX_ANNOTATION WHERE TAG='tax_group'"
+        if what == "tax_group"
+        else "SELECT DISTINCT COLLECTION FROM MATRIX"
+    )
+    try:
+        valid = sorted({str(r[0]) for r in db.conn.execute(sql).fetchall() if r[0]})
+    except Exception:  # another pyjaspar layout: let fetch_motifs decide
+        return
+    for value in [given] if isinstance(given, str) else list(given):
+        if str(value) not in valid:
+            close = difflib.get_close_matches(str(value).lower(), [v.lower() for v in valid], n=1)
+            guess = f" Did you mean {next(v for v in valid if v.lower() == close[0])!r}?" if close else ""
+            raise ValueError(
+                f"{what}={value!r} is not a JASPAR {what} in {release}; valid values: {valid}.{guess}"
+            )
+
+
 def read_jaspar(
     *,
     release: str = "JASPAR2024",
@@ -474,6 +499,8 @@ def read_jaspar(
                     raise ValueError(f"JASPAR matrix {mid!r} not found in {release}.")
                 found.append(m)
         else:
+            _check_jaspar_values(db, release, "tax_group", tax_group)
+            _check_jaspar_values(db, release, "collection", collection)
             found = db.fetch_motifs(collection=collection, tax_group=tax_group, all_versions=all_versions)
     if not found:
         raise ValueError(

@@ -108,7 +108,13 @@ def motif_scores(
 
     tf_of = [m.tf or m.name for m in motif_list]
     if tfs is not None:
-        tfs = [str(t) for t in tfs]
+        tfs = [tfs] if isinstance(tfs, str) else [str(t) for t in tfs]
+        if not tfs:
+            known = list(dict.fromkeys(tf_of))
+            raise ValueError(
+                f"tfs=[] selects no TF to score. Pass tfs=None for every TF of {source} ({len(known)} TFs, e.g. "
+                f"{known[:5]}), or a list of TF names (e.g. model.tfs, or the TFs with expression)."
+            )
         missing = sorted(set(tfs) - set(tf_of))
         if missing:
             raise ValueError(f"{len(missing)} TF(s) have no motif in {source}: {missing[:20]}.")

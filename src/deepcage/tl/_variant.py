@@ -192,6 +192,22 @@ def variant_effect(
     L = model.seq_len
     for chrom in table["chrom"].unique():
         gen.resolve(chrom)  # clear error for unknown contigs
+    # a position past the contig end reads as 'N' and would be reported as a reference mismatch
+    sizes = np.array([gen.chrom_size(c) for c in table["chrom"]], dtype=np.int64)
+    outside = np.flatnonzero((table["pos"].to_numpy() < 1) | (table["pos"].to_numpy() > sizes))
+    if len(outside):
+        i = outside[0]
+        raise ValueError(
+            f"Variant {table['variant'][i]!r} lies outside contig {table['chrom'][i]!r}: position "
+            f"{table['pos'][i]:,} (1-based), but the contig is {sizes[i]:,} bp in genome {gen.name or ''} "
+            f"({', '.join(map(str, gen.paths))}); {len(outside)} variant(s) in all. "
+            + (
+                "VCF positions are 1-based (a table's pos must be too)."
+                if table["pos"][i] < 1
+                else "The variants are of another assembly (e.g. hg38 positions on an hg19 genome): lift them over "
+                "or give the FASTA they were called on."
+            )
+        )
     ref_codes = gen.windows(table["chrom"].to_numpy(), table["pos"].to_numpy() - 1, L)
     center = L // 2
     genome_base = np.frombuffer(b"ACGTN", dtype=np.uint8)[ref_codes[:, center]].tobytes().decode()
