@@ -28,7 +28,9 @@ class PairData:
     """Everything training needs, held in memory as numpy arrays (pickled by value to spawned DDP workers).
 
     codes ``(n_loci, L)`` uint8, motif ``(n_loci, T)`` float32, expr ``(n_samples, T)`` float32 and the targets
-    y ``(n_samples, n_loci)`` float32 of the samples used for this loader (train samples).
+    y ``(n_samples, n_loci)`` of the samples used for this loader (train samples): uint8 0/1 for classification
+    (1 byte per pair; batches are converted to float on the device), float32 for regression. Any of the arrays
+    may be a read-only memory map (:func:`numpy.load` with ``mmap_mode='r'``): batches are gathered from it.
     """
 
     codes: np.ndarray
@@ -256,7 +258,7 @@ class PairDataModule(pl.LightningDataModule):
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         device = batch["loci"].device
         codes, motif, y = self._gathered(batch, device)
-        y = y.T  # (B_loci, n_train)
+        y = y.T.float()  # (B_loci, n_train); 0/1 targets are held as 1 byte per pair
         expr = self._expr
         training = self.trainer is not None and self.trainer.training
         pick = self._pick(device) if training else None

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .._utils import get_modality, loci_of, resolve_genome
 from ..model._config import RECIPE, Task, TrainConfig, Trunk
-from ..model._inputs import align_tfs, check_finite, check_unique_names, dense_layer, expr_frame, motif_frame
+from ..model._inputs import align_tfs, check_finite, check_unique_names, expr_frame, motif_frame
 from ..model._model import MAX_STORED_LOCI_BYTES, DeepCAGE
 from ..model._runner import Runtime
 from ._knn import choose_temperature
@@ -98,16 +98,16 @@ def _motif_scan(adata, motif_key: str, motifs, tfs: list[str]):
 
 @dataclass
 class _Inputs:
-    """The arrays training reads from the AnnData, checked (finite, TFs aligned)."""
+    """The arrays training reads from the AnnData, checked (finite, TFs aligned, targets valid)."""
 
     tfs: list[str]
     motif_df: pd.DataFrame
-    motif: np.ndarray  # (n_loci, T) float32
+    motif: np.ndarray  # (n_loci, T) float32; a view of varm when it is float32 already
     expr: np.ndarray  # (n_samples, T) float32
-    y: np.ndarray  # (n_samples, n_loci) float32
+    y_train: np.ndarray  # (n_train, n_loci): uint8 0/1 for classification, float32 for regression
 
 
-def _read_inputs(adata, layer, tf_key: str, motif_key: str) -> _Inputs:
+def _read_inputs(adata, layer, tf_key: str, motif_key: str, train_samples, task: str) -> _Inputs:
     motif_df = motif_frame(adata, motif_key)
     tfs = [str(c) for c in motif_df.columns]
     expr_df = align_tfs(expr_frame(adata, tf_key), tfs, f"obsm[{tf_key!r}] vs varm[{motif_key!r}]")
@@ -115,26 +115,69 @@ def _read_inputs(adata, layer, tf_key: str, motif_key: str) -> _Inputs:
     expr = expr_df.to_numpy(dtype=np.float32)
     check_finite(expr, f"obsm[{tf_key!r}]", adata.obs_names, tfs)
     check_finite(motif, f"varm[{motif_key!r}]", adata.var_names, tfs)
-    y = dense_layer(adata, layer)
-    check_finite(y, f"layer {layer or 'X'!r}", adata.obs_names, adata.var_names)
-    return _Inputs(tfs, motif_df, motif, expr, y)
+    y_train = _training_targets(adata, layer, train_samples, task)
+    return _Inputs(tfs, motif_df, motif, expr, y_train)
 
 
-def _pos_weight(config: TrainConfig, y_train: np.ndarray, layer) -> float | None:
-    """Check classification targets (0/1, some positive) and resolve ``pos_weight='balanced'``."""
+def _training_targets(adata, layer, train_samples, task: str) -> np.ndarray:
+    """The training samples' rows of the target layer, dense: 1 byte per pair for 0/1 classification targets.
+
+    No float copy of the whole layer is made (at 55 samples x 1.75 M loci the float32 labels alone are 385 MB).
+    """
+    from .._layers import get_layer
+
+    what = f"layer {layer or 'X'!r}"
+    mat = get_layer(adata, layer)
+    check_finite(mat, what, adata.obs_names, adata.var_names)
+    rows = mat[np.asarray(train_samples)]
+    rows = rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows)
+    if task != "classification":
+        return np.ascontiguousarray(rows, dtype=np.float32)
+    ok = np.ones(len(rows), dtype=bool)
+    for lo in range(0, rows.shape[1], 1 << 20):
+        block = rows[:, lo : lo + (1 << 20)]
+        ok &= ((block == 0) | (block == 1)).all(axis=1)
+    if not ok.all():
+        bad = rows[np.flatnonzero(~ok)[0]]
+        vals = np.unique(bad[(bad != 0) & (bad != 1)])
+        raise ValueError(
+            f"Classification needs 0/1 targets but {what} of sample "
+            f"{adata.obs_names[train_samples[np.flatnonzero(~ok)[0]]]!r} holds {vals[:5]} ...; use "
+            "layer='binary' or task='regression'."
+        )
+    return rows.astype(np.uint8)
+
+
+def _pos_weight(config: TrainConfig, y_train: np.ndarray, train_loci) -> float | None:
+    """Check that some training pair is positive and resolve ``pos_weight='balanced'``."""
     if config.task == "classification":
-        vals = np.unique(y_train)
-        if not np.isin(vals, [0, 1]).all():
-            raise ValueError(
-                f"Classification needs 0/1 targets but layer {layer or 'X'!r} holds {vals[:5]} ...; use "
-                "layer='binary' or task='regression'."
-            )
-        n_pos = float(y_train.sum())
+        n_pos = float(sum(int(y_train[i, train_loci].sum(dtype=np.int64)) for i in range(len(y_train))))
         if n_pos == 0:
             raise ValueError("No positive training pair: nothing to learn.")
         if config.pos_weight == "balanced":
-            return (y_train.size - n_pos) / n_pos
+            return (len(y_train) * len(train_loci) - n_pos) / n_pos
     return None if config.pos_weight is None else float(config.pos_weight)
+
+
+def _column_mean_std(
+    values: np.ndarray, rows: np.ndarray, chunk: int = 1 << 16
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation over ``rows`` of ``values``, without copying those rows at once.
+
+    Two passes in float64 over blocks of rows (as exact as numpy's own float32 reduction for these sizes).
+    """
+    rows = np.asarray(rows)
+    if len(rows) <= chunk:
+        sub = values[rows]
+        return sub.mean(axis=0), sub.std(axis=0)
+    total = np.zeros(values.shape[1])
+    for lo in range(0, len(rows), chunk):
+        total += values[rows[lo : lo + chunk]].sum(axis=0, dtype=np.float64)
+    mean = total / len(rows)
+    sq = np.zeros(values.shape[1])
+    for lo in range(0, len(rows), chunk):
+        sq += ((values[rows[lo : lo + chunk]] - mean) ** 2).sum(axis=0)
+    return mean.astype(np.float32), np.sqrt(sq / len(rows)).astype(np.float32)
 
 
 def _sequence_codes(adata, genome, loci: pd.DataFrame, use_sequence: bool) -> tuple[np.ndarray | None, dict]:
@@ -167,7 +210,7 @@ def _training_plan(config: TrainConfig, data, train_loci: np.ndarray, pos_weight
         expression_l2=config.expression_l2,
     )
     expr = data.expr
-    mean, std = data.motif[train_loci].mean(axis=0), data.motif[train_loci].std(axis=0)
+    mean, std = _column_mean_std(data.motif, train_loci)
     plan.net.set_input_scaling(mean, std, expr.mean(), expr.std() if expr.size > 1 else 1.0)
     if config.uses_reference:
         if config.knn_temperature is None:
@@ -207,11 +250,16 @@ def _data_module(config: TrainConfig, runtime: Runtime, data, train_loci, val_lo
 def _reference_labels(adata, y_train, train_samples, train_loci, val_loci) -> pd.DataFrame:
     """What the training samples show at every locus they were trained or validated on (NaN elsewhere).
 
-    Test loci stay unlabelled: they are predicted from sequence and expression alone.
+    Test loci stay unlabelled: they are predicted from sequence and expression alone. Filled in blocks of loci,
+    so the only array made is the result.
     """
     labelled = np.zeros(adata.n_vars, dtype=bool)
     labelled[train_loci] = labelled[val_loci] = True
-    values = np.where(labelled[:, None], y_train.T, np.nan).astype(np.float32)
+    values = np.full((adata.n_vars, len(train_samples)), np.nan, dtype=np.float32)
+    for lo in range(0, adata.n_vars, 1 << 16):
+        sl = slice(lo, lo + (1 << 16))
+        keep = np.flatnonzero(labelled[sl]) + lo
+        values[keep] = y_train[:, keep].T
     return pd.DataFrame(
         values, index=adata.var_names.astype(str), columns=adata.obs_names[train_samples].astype(str)
     )
@@ -447,11 +495,11 @@ def fit(
     adata = get_modality(adata, "atac")
     check_unique_names(adata)
     layer = _default_layer(adata, config.task) if layer is None else layer
-    inputs = _read_inputs(adata, layer, tf_key, motif_key)
     train_samples, train_loci, val_loci = _splits(adata)
+    inputs = _read_inputs(adata, layer, tf_key, motif_key, train_samples, config.task)
     config = config.resolved(n_train_samples=len(train_samples), has_val=len(val_loci) > 0)
-    y_train = inputs.y[train_samples]
-    config.pos_weight = _pos_weight(config, y_train[:, train_loci], layer)
+    y_train = inputs.y_train
+    config.pos_weight = _pos_weight(config, y_train, train_loci)
     motif_scan = _motif_scan(adata, motif_key, motifs, inputs.tfs)
     loci = loci_of(adata).copy()
     if "split" in adata.var:

@@ -93,7 +93,7 @@ def choose_temperature(
     The best temperature and the score of every temperature tried.
     """
     ref_expr = np.asarray(ref_expr, dtype=np.float64)
-    ref_values = np.asarray(ref_values, dtype=np.float64)
+    ref_values = np.asarray(ref_values)
     n = ref_expr.shape[0]
     if n < 3:
         raise ValueError(
@@ -104,6 +104,7 @@ def choose_temperature(
     if ref_values.shape[1] > max_loci:
         cols = np.sort(np.random.default_rng(seed).choice(ref_values.shape[1], size=max_loci, replace=False))
         ref_values = ref_values[:, cols]
+    ref_values = np.asarray(ref_values, dtype=np.float64)  # after the subset: no float64 copy of all loci
     own = np.arange(n)
     scores = {
         float(t): _score(ref_values, knn_predict(ref_expr, ref_expr, ref_values, t, own), task)
