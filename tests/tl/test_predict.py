@@ -61,7 +61,14 @@ def test_predict_new_expression_matches_in_adata(model, mdata, adata):
     assert new.shape == (mdata["rna"].n_obs, len(model.loci))
     assert list(new.var_names) == list(model.loci.index)
     assert new.obsm["tf_expr"].shape == (new.n_obs, len(model.tfs))
-    assert new.varm["motif_scores"].shape == (new.n_vars, len(model.tfs))
+    assert "motif_scores" not in new.varm  # not copied unless asked
+    with_scores = dc.tl.predict(
+        model, expr=mdata["rna"], exclude_self=True, motif_scores=True, progress=False
+    )
+    np.testing.assert_array_equal(
+        with_scores.varm["motif_scores"].loc[adata.var_names].to_numpy(),
+        adata.varm["motif_scores"].to_numpy(),
+    )
     same = new[adata.obs_names, adata.var_names].layers["deepcage"]
     np.testing.assert_allclose(same, adata.layers["deepcage"], atol=1e-5)
     # a DataFrame of expression works the same
@@ -77,7 +84,9 @@ def test_predict_new_loci_reads_genome_and_scores_motifs(model, mdata):
     assert model.motif_scan is not None  # stored by fit: new loci are scored as the training loci were
     new = dc.tl.predict(model, expr=mdata["rna"], loci=shifted, progress=False)
     # motif scores recomputed from the genome equal the preprocessing's for the unshifted loci
-    same = dc.tl.predict(model, expr=mdata["rna"], loci=list(model.loci.index[:30]), progress=False)
+    same = dc.tl.predict(
+        model, expr=mdata["rna"], loci=list(model.loci.index[:30]), motif_scores=True, progress=False
+    )
     # the shifted loci are new to the model (no training labels there): compare with the same mode
     unlabelled = model.predict_arrays(
         model.loci_codes[:30], same.varm["motif_scores"].to_numpy(), same.obsm["tf_expr"].to_numpy()
@@ -198,16 +207,23 @@ def test_streaming_bigwig_and_h5ad(model, mdata, tmp_path):
     import pyBigWig
 
     new = dc.tl.predict(model, expr=mdata["rna"], progress=False)
-    paths = dc.tl.predict(model, expr=mdata["rna"], out=tmp_path / "tracks", chunk_size=70, progress=False)
+    paths = dc.tl.predict_genome(model, mdata["rna"], out=tmp_path / "tracks", chunk_size=70, progress=False)
     assert len(paths) == new.n_obs
     locus = new.var.iloc[5]
     with pyBigWig.open(str(paths[2])) as bw:
         value = bw.stats(locus["chrom"], int(locus["start"]), int(locus["end"]), type="mean")[0]
     assert value == pytest.approx(float(new.layers["deepcage"][2, 5]), abs=1e-5)
-    h5 = dc.tl.predict(model, expr=mdata["rna"], out=tmp_path / "pred.h5ad", chunk_size=70, progress=False)
+    h5 = dc.tl.predict_genome(model, mdata["rna"], out=tmp_path / "pred.h5ad", chunk_size=70, progress=False)
     back = anndata.read_h5ad(h5, backed="r")
     np.testing.assert_allclose(np.asarray(back.X[:, :]), new.layers["deepcage"], atol=1e-6)
     assert list(back.var_names) == list(new.var_names)
+    back.file.close()
+    # the spelling before predict_genome still works, with a FutureWarning naming the new function
+    with pytest.warns(FutureWarning, match=r"dc\.tl\.predict_genome"):
+        old = dc.tl.predict(
+            model, expr=mdata["rna"], out=tmp_path / "old.h5ad", chunk_size=70, progress=False
+        )
+    np.testing.assert_array_equal(anndata.read_h5ad(old).X, anndata.read_h5ad(h5).X)
 
 
 def test_genome_wide_bins_stream_to_h5ad_bigwig_and_cli(model, mdata, tmp_path):
@@ -224,8 +240,8 @@ def test_genome_wide_bins_stream_to_h5ad_bigwig_and_cli(model, mdata, tmp_path):
     full = dc.tl.predict(model, expr=rna, loci=bins, genome=genome, progress=False)
     first = bins.iloc[0]
     assert full.var_names[0] == f"{first['chrom']}:{first['start']}-{first['end']}"
-    h5 = dc.tl.predict(
-        model, expr=rna, loci=bins, genome=genome, out=tmp_path / "g.h5ad", chunk_size=97, progress=False
+    h5 = dc.tl.predict_genome(
+        model, rna, bins, genome=genome, out=tmp_path / "g.h5ad", chunk_size=97, progress=False
     )
     back = anndata.read_h5ad(h5, backed="r")
     np.testing.assert_allclose(np.asarray(back.X[:, :]), full.layers["deepcage"], atol=1e-6)
@@ -233,14 +249,8 @@ def test_genome_wide_bins_stream_to_h5ad_bigwig_and_cli(model, mdata, tmp_path):
     assert back.var["chrom"].astype(str).tolist() == bins["chrom"].astype(str).tolist()
     np.testing.assert_array_equal(back.var["start"].to_numpy(), bins["start"].to_numpy())
     back.file.close()
-    dc.tl.predict(
-        model,
-        expr=rna.iloc[:1],
-        loci=bins,
-        genome=genome,
-        out=tmp_path / "one.bw",
-        chunk_size=97,
-        progress=False,
+    dc.tl.predict_genome(
+        model, rna.iloc[:1], bins, genome=genome, out=tmp_path / "one.bw", chunk_size=97, progress=False
     )
     with pyBigWig.open(str(tmp_path / "one.bw")) as bw:
         got = np.array([v for _, _, v in bw.intervals("chr2")])
@@ -264,8 +274,8 @@ def test_prediction_on_two_processes_equals_one_process(model, mdata, tmp_path):
     rna = mdata["rna"].to_df().iloc[:3]
     assert model.motif_scan is not None  # stored by fit: new loci are scored as the training loci were
     kw = {"expr": rna, "loci": bins, "genome": genome, "chunk_size": 60, "progress": False}
-    one = dc.tl.predict(model, out=tmp_path / "one.h5ad", **kw)
-    two = dc.tl.predict(
+    one = dc.tl.predict_genome(model, out=tmp_path / "one.h5ad", **kw)
+    two = dc.tl.predict_genome(
         model, out=tmp_path / "two.h5ad", devices=2, accelerator="cpu", strategy="ddp_spawn", **kw
     )
     a, b = anndata.read_h5ad(one), anndata.read_h5ad(two)

@@ -7,6 +7,7 @@ from ._filters import filter_motifs
 from ._fit import fit
 from ._gis import gis
 from ._predict import predict
+from ._predict_genome import predict_genome
 from ._variant import variant_effect
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "fit",
     "gis",
     "predict",
+    "predict_genome",
     "predict_baseline",
     "summarize_cv",
     "variant_effect",

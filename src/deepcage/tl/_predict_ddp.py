@@ -5,6 +5,9 @@ prediction, without repeats), reads their sequences, scans their motifs on its o
 and writes the predictions into one shared float32 file (samples x loci) at the chunks' own columns. Rank 0
 then hands the file, chunk by chunk in locus order, to the same writers as a single-process run (in-memory
 matrix, ``.h5ad``, bigWig), so the output does not depend on the number of processes.
+
+A layer around ``_predict_run`` (which imports it only for ``devices=`` / ``num_nodes=``); it reads the loci
+through ``_predict_inputs`` and imports no other prediction module.
 """
 
 from __future__ import annotations
@@ -17,20 +20,9 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
-__all__ = ["is_distributed", "predict_distributed"]  # imported only for devices= / num_nodes= (Lightning)
+from ._predict_inputs import _Loci
 
-
-def is_distributed(devices, num_nodes: int) -> bool:
-    """Whether ``predict`` runs through Lightning on several processes (else in this process)."""
-    if num_nodes > 1:
-        return True
-    if devices is None:
-        return False
-    if isinstance(devices, str):
-        return devices.strip() not in ("1", "")
-    if isinstance(devices, list | tuple):
-        return len(devices) > 1
-    return int(devices) != 1
+__all__ = ["predict_distributed"]  # imported only for devices= / num_nodes= (Lightning), by _predict_run
 
 
 class _Parts:
@@ -69,28 +61,17 @@ class _PredictModule(pl.LightningModule):
 
     def _loci(self):
         if self._source is None:
-            from ._predict import _Loci
-
             spec = self.spec
             self._source = _Loci(self.deepcage, spec["table"], spec["motif"], spec["genome"], None)
         return self._source
 
     def predict_step(self, batch, batch_idx):
-        from ._predict import _chunk
-
         i = int(torch.as_tensor(batch).reshape(-1)[0])
         source = self._loci()
         lo, hi = i * self.chunk_size, min((i + 1) * self.chunk_size, len(source))
         # the motif scan runs on this rank's GPU when it has one
-        pred = _chunk(
-            self.deepcage,
-            source,
-            lo,
-            hi,
-            self.expr,
-            batch_size=self.batch_size,
-            samples=self.samples,
-            device=self.device,
+        pred, _ = source.chunk(
+            lo, hi, self.expr, batch_size=self.batch_size, samples=self.samples, device=self.device
         )
         out = self.parts.open()
         out[:, lo:hi] = pred.T

@@ -1,4 +1,8 @@
-"""Predict loci of another assembly: lift them to the model's assembly, predict, report on the caller's loci."""
+"""Predict loci of another assembly: lift them to the model's assembly, predict, report on the caller's loci.
+
+A layer around :func:`deepcage.tl.predict`, which hands itself over as ``predict`` (this module does not import
+it); the loci helpers come from ``_predict_inputs``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._utils import UNS_KEY, deepcage_uns, get_modality
+from ._predict_inputs import _loci_table, _model_genome
 
 __all__ = ["predict_lifted"]
 
@@ -71,18 +76,10 @@ def _warn_unlifted(report: dict, key_added: str) -> None:
         )
 
 
-def _loci_table(loci):
-    from ._predict import _loci_table as table_of
-
-    return table_of(loci)
-
-
 def _target_genome(model, genome, name: str):
     """The model's reference (to drop loci lifted outside its contigs), else just its assembly name."""
     if genome is not None:
         return genome
-    from ._predict import _model_genome
-
     try:
         return _model_genome(model, None, None)
     except ValueError:  # no FASTA at hand: the loci may still be stored with the model
@@ -125,8 +122,9 @@ def predict_lifted(
         **kw,
     )
     positions = table.index.get_indexer(origin)
-    out = AnnData(obs=new.obs.copy(), var=table[["chrom", "start", "end"]].copy())
-    out.layers[key_added] = _spread(np.asarray(new.layers[key_added]), positions, len(table))
+    pred = _spread(np.asarray(new.X), positions, len(table))
+    out = AnnData(X=pred, obs=new.obs.copy(), var=table[["chrom", "start", "end"]].copy())
+    out.layers[key_added] = out.X  # the same array, as in every prediction AnnData
     out.obsm.update(new.obsm)
     if motif_key in new.varm:
         scores = _spread(new.varm[motif_key].to_numpy().T, positions, len(table)).T
