@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -390,16 +391,72 @@ def evaluate(
     >>> df[df.level == "locus"].groupby("variability")["auprc"].mean()
     """
     adata, layer, task, s_idx, l_idx = _selection(adata, key, layer, task, samples, loci)
+    truth_all, truth, pred = _read_truth_and_predictions(adata, key, layer, task, s_idx, l_idx)
+    ms = _metric_set(task, pred, key)
+    lclass = _locus_classes(adata, l_idx)
+    classes = _class_order(lclass)
+    skipped: dict[tuple[str, str], int] = {}
+    sample_df = _sample_table(truth, pred, adata.obs_names[s_idx].to_numpy(), lclass, classes, ms, skipped)
+    locus_df = pd.concat([ms.metrics(truth.T, pred.T), ms.calibration(truth.T, pred.T)], axis=1)
+    locus_df.insert(0, "name", adata.var_names[l_idx].to_numpy())
+    locus_df.insert(1, "locus_class", lclass)
+    if groups:
+        _add_locus_groups(adata, locus_df, truth_all, layer, task, l_idx, signal_layer, ms)
+    locus_df = _drop_unscored_loci(locus_df, lclass, classes, ms, skipped, key, task, s_idx.size)
+
+    df = pd.concat([sample_df, locus_df], ignore_index=True)
+    df.insert(0, "key", key)
+    df["level"] = pd.Categorical(df["level"], categories=["sample", "locus"])
+    summary = summarize(df, skipped=skipped)
+    df.attrs["summary"] = _summary_dict(summary)
+    df.attrs["n_skipped"] = {f"{lv}/{c}": v for (lv, c), v in skipped.items()}
+    df.attrs["task"] = task
+
+    if inplace:
+        params = {
+            "key": key,
+            "layer": layer,
+            "task": task,
+            "samples": samples if isinstance(samples, str) else "custom",
+            "loci": loci if isinstance(loci, str) else "custom",
+            "n_samples": int(s_idx.size),
+            "n_loci": int(l_idx.size),
+        }
+        _write_metrics(
+            adata, sample_df, locus_df, classes, ms, summary, prefix=key_added or key, params=params
+        )
+    return df
+
+
+class _MetricSet(NamedTuple):
+    """The metrics of one task: row-wise metric and calibration functions and their column names."""
+
+    metrics: Callable[[np.ndarray, np.ndarray], pd.DataFrame]
+    calibration: Callable[[np.ndarray, np.ndarray], pd.DataFrame]
+    names: tuple[str, ...]
+    calib_names: tuple[str, ...]
+
+    def unscored(self, df: pd.DataFrame) -> np.ndarray:
+        """Rows of a metric table where a metric is undefined (NaN)."""
+        return df[list(self.names)].isna().any(axis=1).to_numpy()
+
+
+def _read_truth_and_predictions(adata, key, layer, task, s_idx, l_idx):
+    """Observed values (all samples and the selected ones) and predictions of the selected samples x loci."""
     truth_all = dense(get_layer(adata, layer), cols=l_idx)  # all samples x selected loci (for groups)
     truth = truth_all[s_idx]
     pred = dense(adata.layers[key], rows=s_idx, cols=l_idx)
     if task == "classification" and not np.isin(truth, (0, 1)).all():
         raise ValueError(f"Observed layer {layer!r} is not 0/1; use task='regression' or a binary layer.")
-    metric_fn = binary_metrics if task == "classification" else regression_metrics
-    metric_names = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
-    calib_names = CALIBRATION_METRICS if task == "classification" else REGRESSION_CALIBRATION
+    return truth_all, truth, pred
+
+
+def _metric_set(task: str, pred: np.ndarray, key: str) -> _MetricSet:
+    """The metric functions of ``task``; calibration is NaN for classification scores outside ``[0, 1]``."""
+    classification = task == "classification"
+    calib_names = CALIBRATION_METRICS if classification else REGRESSION_CALIBRATION
     is_prob = bool(pred.size) and np.isfinite(pred).all() and pred.min() >= 0 and pred.max() <= 1
-    if task == "classification" and not is_prob:
+    if classification and not is_prob:
         logger.info(
             "evaluate(%s): predictions are not probabilities in [0, 1]; calibration metrics are NaN.", key
         )
@@ -411,58 +468,76 @@ def evaluate(
             return pd.DataFrame(np.nan, index=range(np.atleast_2d(y).shape[0]), columns=list(calib_names))
         return calibration_metrics(y, p).drop(columns="n")
 
-    if "locus_class" in adata.var.columns:
-        lclass = adata.var["locus_class"].astype(str).to_numpy()[l_idx]
-    else:
-        lclass = np.full(l_idx.size, "all", dtype=object)
-    sample_names = adata.obs_names[s_idx].to_numpy()
-    locus_names_ = adata.var_names[l_idx].to_numpy()
+    return _MetricSet(
+        metrics=binary_metrics if classification else regression_metrics,
+        calibration=calib_fn,
+        names=CLASSIFICATION_METRICS if classification else REGRESSION_METRICS,
+        calib_names=calib_names,
+    )
 
-    frames = []
-    skipped: dict[tuple[str, str], int] = {}
+
+def _locus_classes(adata: AnnData, l_idx: np.ndarray) -> np.ndarray:
+    """``var['locus_class']`` of the selected loci as strings (``'all'`` without that column)."""
+    if "locus_class" in adata.var.columns:
+        return adata.var["locus_class"].astype(str).to_numpy()[l_idx]
+    return np.full(l_idx.size, "all", dtype=object)
+
+
+def _class_order(lclass: np.ndarray) -> list[str]:
+    """``'all'``, then ``known``/``novel``/``other`` when present, then any other class (sorted)."""
     present = pd.unique(lclass)
     classes = ["all"] + [c for c in ("known", "novel", "other") if c in present]
     classes += sorted(c for c in present if c not in classes)
+    return classes
+
+
+def _sample_table(truth, pred, sample_names, lclass, classes, ms: _MetricSet, skipped: dict) -> pd.DataFrame:
+    """Cell-wise rows (one per sample and locus class); counts the unscored rows in ``skipped``."""
+    frames = []
     for cls in classes:
-        cols = np.ones(l_idx.size, bool) if cls == "all" else lclass == cls
-        m = metric_fn(truth[:, cols], pred[:, cols])
-        m = pd.concat([m, calib_fn(truth[:, cols], pred[:, cols])], axis=1)
+        cols = np.ones(lclass.size, bool) if cls == "all" else lclass == cls
+        m = ms.metrics(truth[:, cols], pred[:, cols])
+        m = pd.concat([m, ms.calibration(truth[:, cols], pred[:, cols])], axis=1)
         m.insert(0, "name", sample_names)
         m.insert(0, "locus_class", cls)
-        bad = m[list(metric_names)].isna().any(axis=1).to_numpy()
+        bad = ms.unscored(m)
         skipped[("sample", cls)] = int(bad.sum())
         frames.append(m[~bad])
     sample_df = pd.concat(frames, ignore_index=True)
     sample_df.insert(0, "level", "sample")
+    return sample_df
 
-    locus_df = pd.concat([metric_fn(truth.T, pred.T), calib_fn(truth.T, pred.T)], axis=1)
-    locus_df.insert(0, "name", locus_names_)
-    locus_df.insert(1, "locus_class", lclass)
-    if groups:
-        if task == "classification":
-            active = truth_all > 0.5
-        elif "binary" in adata.layers:
-            active = dense(adata.layers["binary"], cols=l_idx) > 0.5
-        else:
-            active = truth_all > 0
-        n_active = active.sum(axis=0)
-        frac = n_active / adata.n_obs
-        locus_df["n_active"] = n_active.astype(np.int64)
-        locus_df["frac_active"] = frac
-        rng_cat = np.where(n_active == 0, 0, np.searchsorted(_RANGE_BINS[1:], frac, side="left") + 1)
-        locus_df["cell_range"] = pd.Categorical.from_codes(
-            np.clip(rng_cat, 0, 4), categories=list(_RANGE_LABELS)
-        )
-        sig_name = signal_layer or ("log_norm" if "log_norm" in adata.layers else layer)
-        signal = truth_all if sig_name == layer else dense(get_layer(adata, sig_name), cols=l_idx)
-        var = signal.var(axis=0)
-        # quartiles over the loci that get a locus-wise metric (skipped loci are mostly invariant ones)
-        scored = ~locus_df[list(metric_names)].isna().any(axis=1).to_numpy()
-        q1, q3 = np.quantile(var[scored] if scored.any() else var, [0.25, 0.75])
-        vcode = np.where(var < q1, 0, np.where(var > q3, 2, 1))
-        locus_df["variance"] = var
-        locus_df["variability"] = pd.Categorical.from_codes(vcode, categories=list(_VAR_LABELS))
-    bad = locus_df[list(metric_names)].isna().any(axis=1).to_numpy()
+
+def _add_locus_groups(adata, locus_df, truth_all, layer, task, l_idx, signal_layer, ms: _MetricSet) -> None:
+    """Add the cell range and variability descriptors to the locus-wise rows (in place)."""
+    if task == "classification":
+        active = truth_all > 0.5
+    elif "binary" in adata.layers:
+        active = dense(adata.layers["binary"], cols=l_idx) > 0.5
+    else:
+        active = truth_all > 0
+    n_active = active.sum(axis=0)
+    frac = n_active / adata.n_obs
+    locus_df["n_active"] = n_active.astype(np.int64)
+    locus_df["frac_active"] = frac
+    rng_cat = np.where(n_active == 0, 0, np.searchsorted(_RANGE_BINS[1:], frac, side="left") + 1)
+    locus_df["cell_range"] = pd.Categorical.from_codes(np.clip(rng_cat, 0, 4), categories=list(_RANGE_LABELS))
+    sig_name = signal_layer or ("log_norm" if "log_norm" in adata.layers else layer)
+    signal = truth_all if sig_name == layer else dense(get_layer(adata, sig_name), cols=l_idx)
+    var = signal.var(axis=0)
+    # quartiles over the loci that get a locus-wise metric (skipped loci are mostly invariant ones)
+    scored = ~ms.unscored(locus_df)
+    q1, q3 = np.quantile(var[scored] if scored.any() else var, [0.25, 0.75])
+    vcode = np.where(var < q1, 0, np.where(var > q3, 2, 1))
+    locus_df["variance"] = var
+    locus_df["variability"] = pd.Categorical.from_codes(vcode, categories=list(_VAR_LABELS))
+
+
+def _drop_unscored_loci(
+    locus_df, lclass, classes, ms: _MetricSet, skipped, key, task, n_samples
+) -> pd.DataFrame:
+    """The locus-wise rows with a defined metric; counts (in ``skipped``) and logs the others."""
+    bad = ms.unscored(locus_df)
     for cls in classes:
         in_cls = np.ones(len(bad), bool) if cls == "all" else lclass == cls
         skipped[("locus", cls)] = int((bad & in_cls).sum())
@@ -473,42 +548,27 @@ def evaluate(
             int(bad.sum()),
             len(bad),
             "only one class" if task == "classification" else "constant signal",
-            s_idx.size,
+            n_samples,
         )
     locus_df = locus_df[~bad].reset_index(drop=True)
     locus_df.insert(0, "level", "locus")
+    return locus_df
 
-    df = pd.concat([sample_df, locus_df], ignore_index=True)
-    df.insert(0, "key", key)
-    df["level"] = pd.Categorical(df["level"], categories=["sample", "locus"])
-    summary = summarize(df, skipped=skipped)
-    df.attrs["summary"] = _summary_dict(summary)
-    df.attrs["n_skipped"] = {f"{lv}/{c}": v for (lv, c), v in skipped.items()}
-    df.attrs["task"] = task
 
-    if inplace:
-        prefix = key_added or key
-        for cls in classes:
-            sub = sample_df[sample_df["locus_class"] == cls].set_index("name")
-            suffix = "" if cls == "all" else f"_{cls}"
-            for met in (*metric_names, *calib_names):
-                adata.obs[f"{prefix}_{met}{suffix}"] = sub[met].reindex(adata.obs_names).to_numpy()
-        loc = locus_df.set_index("name")
-        for met in (*metric_names, *calib_names):
-            adata.var[f"{prefix}_{met}"] = loc[met].reindex(adata.var_names).to_numpy()
-        rec = deepcage_uns(adata).setdefault("metrics", {})
-        rec[prefix] = _summary_dict(summary) | {
-            "params": {
-                "key": key,
-                "layer": layer,
-                "task": task,
-                "samples": samples if isinstance(samples, str) else "custom",
-                "loci": loci if isinstance(loci, str) else "custom",
-                "n_samples": int(s_idx.size),
-                "n_loci": int(l_idx.size),
-            }
-        }
-    return df
+def _write_metrics(
+    adata, sample_df, locus_df, classes, ms: _MetricSet, summary, *, prefix: str, params: dict
+) -> None:
+    """Per-sample metrics to ``obs``, per-locus metrics to ``var``, the summary to ``uns['deepcage']['metrics']``."""
+    for cls in classes:
+        sub = sample_df[sample_df["locus_class"] == cls].set_index("name")
+        suffix = "" if cls == "all" else f"_{cls}"
+        for met in (*ms.names, *ms.calib_names):
+            adata.obs[f"{prefix}_{met}{suffix}"] = sub[met].reindex(adata.obs_names).to_numpy()
+    loc = locus_df.set_index("name")
+    for met in (*ms.names, *ms.calib_names):
+        adata.var[f"{prefix}_{met}"] = loc[met].reindex(adata.var_names).to_numpy()
+    rec = deepcage_uns(adata).setdefault("metrics", {})
+    rec[prefix] = _summary_dict(summary) | {"params": params}
 
 
 def calibration_table(
