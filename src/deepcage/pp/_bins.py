@@ -302,6 +302,52 @@ def bin_genome(
     {'n_filter': 2891, 'blacklist': 21512}
     """
     genome = _as_genome(genome)
+    bin_size, window = _check_bin_args(contigs, bin_size, window, max_n_frac)
+    # bin starts per contig (genome names), in genome contig order
+    if regions is not None:
+        per_contig = _region_bin_starts(genome, regions, bin_size)
+    else:
+        per_contig = _contig_bin_starts(genome, chroms, bin_size)
+    excluded: list[str] = []
+    if contigs == "primary" and (chroms is None or regions is not None):
+        excluded = _drop_non_primary(per_contig)
+    order = {c: i for i, c in enumerate(genome.chroms)}
+    kept = sorted(per_contig, key=order.__getitem__)
+    n_total = int(sum(len(per_contig[c]) for c in kept))
+    n_removed_n = 0
+    if max_n_frac is not None:
+        n_removed_n = _n_filter(
+            genome, per_contig, kept, bin_size=bin_size, window=window, max_n_frac=max_n_frac
+        )
+    n_removed_bl = 0
+    if blacklist is not None:
+        n_removed_bl = _blacklist_filter(per_contig, kept, blacklist, bin_size=bin_size)
+
+    df = _bin_frame(per_contig, kept, bin_size, names=names)
+    df.attrs["n_removed"] = {"n_filter": n_removed_n, "blacklist": n_removed_bl}
+    df.attrs["bin_size"] = bin_size
+    df.attrs["window"] = window
+    df.attrs["excluded_contigs"] = excluded
+    df.attrs["genome"] = genome.to_dict()
+    logger.info(
+        "bin_genome: %d bins of %d bp on %d contig(s); removed %d by the N filter (> %s N in %d bp) and %d by "
+        "the blacklist; %d kept.",
+        n_total,
+        bin_size,
+        len(kept),
+        n_removed_n,
+        max_n_frac,
+        window,
+        n_removed_bl,
+        len(df),
+    )
+    if len(df) == 0:
+        logger.warning("bin_genome: no bins left (all %d removed by the filters).", n_total)
+    return df
+
+
+def _check_bin_args(contigs, bin_size, window, max_n_frac) -> tuple[int, int]:
+    """Validate the options of :func:`bin_genome`; the bin size and window width as ints."""
     if contigs not in ("primary", "all"):
         raise ValueError(f"contigs must be 'primary' or 'all', got {contigs!r}.")
     if int(bin_size) <= 0:
@@ -312,81 +358,99 @@ def bin_genome(
         raise ValueError(f"window must be a positive integer or None, got {window!r}.")
     if max_n_frac is not None and not 0 <= max_n_frac <= 1:
         raise ValueError(f"max_n_frac must be in [0, 1] or None, got {max_n_frac!r}.")
+    return bin_size, window
 
-    # bin starts per contig (genome names), in genome contig order
+
+def _region_bin_starts(genome: Genome, regions, bin_size: int) -> dict[str, np.ndarray]:
+    """Starts of the grid bins overlapping ``regions`` (each once), per contig (genome names)."""
     per_contig: dict[str, np.ndarray] = {}
-    if regions is not None:
-        reg = _as_intervals(regions, what="regions")
-        chrom_map = _resolve_chroms(genome, reg["chrom"].unique(), what="regions")
-        reg_chrom = reg["chrom"].map(chrom_map).to_numpy()
-        for name in dict.fromkeys(chrom_map.values()):
-            sel = reg_chrom == name
-            size = genome.chrom_size(name)
-            s = reg["start"].to_numpy()[sel]
-            e = np.minimum(reg["end"].to_numpy()[sel], (size // bin_size) * bin_size)
-            first = s // bin_size
-            last = -(-e // bin_size)  # ceil: exclusive bin index
-            n = np.maximum(last - first, 0)
-            if n.sum() == 0:
-                continue
-            idx = np.repeat(first - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(n.sum())
-            per_contig[name] = np.unique(idx) * bin_size
-    else:
-        chrom_map = _resolve_chroms(genome, chroms if chroms is not None else genome.chroms, what="chroms")
-        for name in dict.fromkeys(chrom_map.values()):
-            per_contig[name] = np.arange(genome.chrom_size(name) // bin_size, dtype=np.int64) * bin_size
-    excluded: list[str] = []
-    if contigs == "primary" and (chroms is None or regions is not None):
-        excluded = [c for c in per_contig if not is_primary_contig(c)]
-        if excluded and len(excluded) == len(per_contig):
-            raise ValueError(
-                f"bin_genome: every contig to bin is outside the primary assembly ({excluded[:5]}); pass "
-                "contigs='all' to bin them, or chroms=[...] to name them."
-            )
-        for c in excluded:
-            del per_contig[c]
-        if excluded:
-            logger.info(
-                "bin_genome: left out %d contig(s) outside the primary assembly (%s%s); contigs='all' keeps them.",
-                len(excluded),
-                ", ".join(excluded[:5]),
-                " ..." if len(excluded) > 5 else "",
-            )
-    order = {c: i for i, c in enumerate(genome.chroms)}
-    contigs = sorted(per_contig, key=order.__getitem__)
-    n_total = int(sum(len(per_contig[c]) for c in contigs))
+    reg = _as_intervals(regions, what="regions")
+    chrom_map = _resolve_chroms(genome, reg["chrom"].unique(), what="regions")
+    reg_chrom = reg["chrom"].map(chrom_map).to_numpy()
+    for name in dict.fromkeys(chrom_map.values()):
+        sel = reg_chrom == name
+        size = genome.chrom_size(name)
+        s = reg["start"].to_numpy()[sel]
+        e = np.minimum(reg["end"].to_numpy()[sel], (size // bin_size) * bin_size)
+        first = s // bin_size
+        last = -(-e // bin_size)  # ceil: exclusive bin index
+        n = np.maximum(last - first, 0)
+        if n.sum() == 0:
+            continue
+        idx = np.repeat(first - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(n.sum())
+        per_contig[name] = np.unique(idx) * bin_size
+    return per_contig
 
-    # N filter: N count of the centred window from the N runs (no per-base cumulative array)
-    n_removed_n = 0
-    if max_n_frac is not None:
-        for name in contigs:
-            starts = per_contig[name]
-            if len(starts) == 0:
-                continue
-            codes = genome.codes(name)
-            size = len(codes)
-            ws = starts + bin_size // 2 - window // 2
-            we = ws + window
-            lo, hi = np.clip(ws, 0, size), np.clip(we, 0, size)
-            n_in = _covered_bp(_n_runs(codes), lo, hi)
-            n_frac = (n_in + (window - (hi - lo))) / window
-            keep = n_frac <= max_n_frac + 1e-12
-            n_removed_n += int((~keep).sum())
-            per_contig[name] = starts[keep]
 
-    # blacklist
-    n_removed_bl = 0
-    if blacklist is not None:
-        bl = _merge_by_contig(_as_intervals(blacklist, what="blacklist"))
-        for name in contigs:
-            runs = bl.get(canonical_chrom(name))
-            starts = per_contig[name]
-            if runs is None or len(starts) == 0:
-                continue
-            keep = _covered_bp(runs, starts, starts + bin_size) == 0
-            n_removed_bl += int((~keep).sum())
-            per_contig[name] = starts[keep]
+def _contig_bin_starts(genome: Genome, chroms, bin_size: int) -> dict[str, np.ndarray]:
+    """Starts of the complete bins tiling whole contigs (``chroms``, default all), per contig."""
+    chrom_map = _resolve_chroms(genome, chroms if chroms is not None else genome.chroms, what="chroms")
+    return {
+        name: np.arange(genome.chrom_size(name) // bin_size, dtype=np.int64) * bin_size
+        for name in dict.fromkeys(chrom_map.values())
+    }
 
+
+def _drop_non_primary(per_contig: dict[str, np.ndarray]) -> list[str]:
+    """Remove (in place) and log the contigs outside the primary assembly; the names removed."""
+    excluded = [c for c in per_contig if not is_primary_contig(c)]
+    if excluded and len(excluded) == len(per_contig):
+        raise ValueError(
+            f"bin_genome: every contig to bin is outside the primary assembly ({excluded[:5]}); pass "
+            "contigs='all' to bin them, or chroms=[...] to name them."
+        )
+    for c in excluded:
+        del per_contig[c]
+    if excluded:
+        logger.info(
+            "bin_genome: left out %d contig(s) outside the primary assembly (%s%s); contigs='all' keeps them.",
+            len(excluded),
+            ", ".join(excluded[:5]),
+            " ..." if len(excluded) > 5 else "",
+        )
+    return excluded
+
+
+def _n_filter(genome: Genome, per_contig, contigs, *, bin_size: int, window: int, max_n_frac: float) -> int:
+    """Drop (in place) bins whose centred window is more than ``max_n_frac`` N; the number dropped.
+
+    The N count of each window comes from the N runs (no per-base cumulative array).
+    """
+    n_removed = 0
+    for name in contigs:
+        starts = per_contig[name]
+        if len(starts) == 0:
+            continue
+        codes = genome.codes(name)
+        size = len(codes)
+        ws = starts + bin_size // 2 - window // 2
+        we = ws + window
+        lo, hi = np.clip(ws, 0, size), np.clip(we, 0, size)
+        n_in = _covered_bp(_n_runs(codes), lo, hi)
+        n_frac = (n_in + (window - (hi - lo))) / window
+        keep = n_frac <= max_n_frac + 1e-12
+        n_removed += int((~keep).sum())
+        per_contig[name] = starts[keep]
+    return n_removed
+
+
+def _blacklist_filter(per_contig, contigs, blacklist, *, bin_size: int) -> int:
+    """Drop (in place) bins overlapping a blacklist interval by >= 1 bp; the number dropped."""
+    n_removed = 0
+    bl = _merge_by_contig(_as_intervals(blacklist, what="blacklist"))
+    for name in contigs:
+        runs = bl.get(canonical_chrom(name))
+        starts = per_contig[name]
+        if runs is None or len(starts) == 0:
+            continue
+        keep = _covered_bp(runs, starts, starts + bin_size) == 0
+        n_removed += int((~keep).sum())
+        per_contig[name] = starts[keep]
+    return n_removed
+
+
+def _bin_frame(per_contig, contigs, bin_size: int, *, names: bool) -> pd.DataFrame:
+    """The bins as a DataFrame (``chrom`` categorical in ``contigs`` order, ``start``, ``end``)."""
     starts = np.concatenate([per_contig[c] for c in contigs]) if contigs else np.zeros(0, np.int64)
     codes = np.repeat(np.arange(len(contigs)), [len(per_contig[c]) for c in contigs])
     df = pd.DataFrame(
@@ -398,23 +462,4 @@ def bin_genome(
     )
     if names:
         df.index = locus_names(df["chrom"], df["start"], df["end"])
-    df.attrs["n_removed"] = {"n_filter": n_removed_n, "blacklist": n_removed_bl}
-    df.attrs["bin_size"] = bin_size
-    df.attrs["window"] = window
-    df.attrs["excluded_contigs"] = excluded
-    df.attrs["genome"] = genome.to_dict()
-    logger.info(
-        "bin_genome: %d bins of %d bp on %d contig(s); removed %d by the N filter (> %s N in %d bp) and %d by "
-        "the blacklist; %d kept.",
-        n_total,
-        bin_size,
-        len(contigs),
-        n_removed_n,
-        max_n_frac,
-        window,
-        n_removed_bl,
-        len(df),
-    )
-    if len(df) == 0:
-        logger.warning("bin_genome: no bins left (all %d removed by the filters).", n_total)
     return df
