@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -104,70 +105,19 @@ def track(
     ad = get_modality(adata, "atac")
     chrom, start, end = _parse_region(region)
     loci = loci_of(ad)
-    inside = np.flatnonzero(
-        (loci["chrom"].to_numpy() == chrom)
-        & (loci["end"].to_numpy() > start)
-        & (loci["start"].to_numpy() < end)
-    )
-    if inside.size == 0:
-        contigs = sorted(loci["chrom"].unique())[:10]
-        raise ValueError(f"No loci in {region!r} (loci are on {contigs}).")
-    inside = inside[np.argsort(loci["start"].to_numpy()[inside], kind="stable")]
-    if keys is None:
-        observed = "log_norm" if "log_norm" in ad.layers else ("binary" if "binary" in ad.layers else "X")
-        preds = [k for k in ad.layers if k == "deepcage"] + sorted(
-            k for k in ad.layers if str(k).startswith("baseline_")
-        )
-        keys = [observed, *preds]
-    keys = list(keys)
+    inside = _loci_in_region(loci, chrom, start, end, region)
+    keys = _default_keys(ad) if keys is None else list(keys)
     s_idx = select(ad, samples, "obs")[:max_samples]
     starts = loci["start"].to_numpy()[inside]
     ends = loci["end"].to_numpy()[inside]
-    # a step line over the bins, broken (NaN) where consecutive bins are not adjacent
-    gap = np.append(starts[1:] > ends[:-1], False)
-    xs, take = [], []
-    for i in range(len(starts)):
-        xs += [starts[i], ends[i]]
-        take += [i, i]
-        if gap[i]:
-            xs.append(np.nan)
-            take.append(-1)
-    xs, take = np.asarray(xs, dtype=float), np.asarray(take)
-
-    def steps(v):
-        out = v[np.maximum(take, 0)].astype(float)
-        out[take < 0] = np.nan
-        return out
-
+    xs, take = _step_coords(starts, ends)
     values = {k: dense(get_layer(ad, k), rows=s_idx, cols=inside) for k in keys}
-    if axes is None:
-        fig, axes = plt.subplots(
-            len(s_idx), 1, figsize=(8, 1.25 * len(s_idx) + 0.6), sharex=True, squeeze=False
-        )
-        axes = list(axes[:, 0])
-    else:
-        axes = list(axes)
-        if len(axes) < len(s_idx):
-            raise ValueError(f"Need {len(s_idx)} Axes (one per sample), got {len(axes)}.")
-        fig = axes[0].figure
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    # observed layers as grey bars (left axis), predictions as lines (right axis), whatever the order of keys
-    obs_keys = [k for k in keys if not _is_prediction(ad, k)]
-    pred_keys = [k for k in keys if _is_prediction(ad, k)]
-    bar_key = obs_keys[0] if obs_keys else None
-    extra_obs = obs_keys[1:]
-    # the same scale in every row, so samples can be compared
-    obs_top = (float(max(values[k].max() for k in obs_keys)) or 1.0) if obs_keys else 1.0
-    obs_lo = min(0.0, min((float(values[k].min()) for k in obs_keys), default=0.0))
-    pred_vals = [values[k] for k in pred_keys]
-    pred_lo = min(0.0, min((float(v.min()) for v in pred_vals), default=0.0))
-    pred_hi = max((float(v.max()) for v in pred_vals), default=1.0) or 1.0
-    pred_label = "predicted"
-    if pred_vals and pred_lo >= 0 and pred_hi <= 1:
-        pred_label = "predicted\nprobability"
-        pred_hi = 1.0
+    fig, axes = _track_axes(axes, len(s_idx))
+    scale = _TrackScale.of(ad, keys, values)
     for row, (ax, name) in enumerate(zip(axes, ad.obs_names[s_idx])):
-        if bar_key is not None:
+        # observed layers as grey bars (left axis), predictions as lines (right axis), whatever the order of keys
+        if scale.obs_keys:
+            bar_key = scale.obs_keys[0]
             ax.bar(
                 starts,
                 values[bar_key][row],
@@ -177,41 +127,127 @@ def track(
                 lw=0,
                 label=f"observed ({bar_key})",
             )
-        for k in extra_obs:
-            ax.plot(xs, steps(values[k][row]), color="0.3", ls="--", lw=0.9, label=f"observed ({k})")
+        for k in scale.obs_keys[1:]:
+            ax.plot(xs, _steps(values[k][row], take), color="0.3", ls="--", lw=0.9, label=f"observed ({k})")
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize="small")
         ax.set_xlim(start, end)
-        ax.set_ylim(obs_lo, obs_top * 1.05)
+        ax.set_ylim(scale.obs_lo, scale.obs_top * 1.05)
         ax.spines[["top", "right"]].set_visible(False)
-        if not obs_keys:
+        if not scale.obs_keys:
             ax.set_yticks([])
-        target = ax
-        if pred_keys:
-            target = ax.twinx() if obs_keys else ax
-            for j, k in enumerate(pred_keys):
-                target.plot(xs, steps(values[k][row]), color=colors[j % len(colors)], lw=1.1, label=k)
-            target.set_ylim(pred_lo, pred_hi * 1.05)
-            target.tick_params(labelsize="x-small")
-            target.spines[["top"]].set_visible(False)
-            if target is not ax:
-                target.set_ylabel(pred_label, fontsize="x-small", rotation=90, labelpad=2)
+        target = _draw_predictions(ax, xs, take, {k: values[k][row] for k in scale.pred_keys}, scale)
         if row == 0:
-            h1, l1 = ax.get_legend_handles_labels()
-            h2, l2 = target.get_legend_handles_labels() if target is not ax else ([], [])
-            ax.legend(
-                h1 + h2,
-                l1 + l2,
-                fontsize="small",
-                frameon=False,
-                ncol=len(keys),
-                loc="lower left",
-                bbox_to_anchor=(0, 1),
-            )
+            _track_legend(ax, target, ncol=len(keys))
         ax.tick_params(labelsize="x-small")
     last = axes[len(s_idx) - 1]
     _coordinate_axis(last, start, end, chrom)
     last.tick_params(axis="x", labelsize="small")
     return _finish(fig, axes[: len(s_idx)], show=show, save=save, name=f"track_{chrom}_{start}_{end}")
+
+
+def _loci_in_region(loci, chrom: str, start: int, end: int, region: str) -> np.ndarray:
+    """Indices of the loci overlapping the region, by start; raises naming the contigs when there are none."""
+    inside = np.flatnonzero(
+        (loci["chrom"].to_numpy() == chrom)
+        & (loci["end"].to_numpy() > start)
+        & (loci["start"].to_numpy() < end)
+    )
+    if inside.size == 0:
+        contigs = sorted(loci["chrom"].unique())[:10]
+        raise ValueError(f"No loci in {region!r} (loci are on {contigs}).")
+    return inside[np.argsort(loci["start"].to_numpy()[inside], kind="stable")]
+
+
+def _default_keys(ad: AnnData) -> list[str]:
+    """``'log_norm'`` (else ``'binary'``, else ``'X'``), then ``'deepcage'`` and the ``baseline_*`` layers."""
+    observed = "log_norm" if "log_norm" in ad.layers else ("binary" if "binary" in ad.layers else "X")
+    preds = [k for k in ad.layers if k == "deepcage"] + sorted(
+        k for k in ad.layers if str(k).startswith("baseline_")
+    )
+    return [observed, *preds]
+
+
+def _step_coords(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x of a step line over the bins, broken (NaN) where consecutive bins are not adjacent, and the bin of each x."""
+    gap = np.append(starts[1:] > ends[:-1], False)
+    xs, take = [], []
+    for i in range(len(starts)):
+        xs += [starts[i], ends[i]]
+        take += [i, i]
+        if gap[i]:
+            xs.append(np.nan)
+            take.append(-1)
+    return np.asarray(xs, dtype=float), np.asarray(take)
+
+
+def _steps(v: np.ndarray, take: np.ndarray) -> np.ndarray:
+    """Values of the bins at the x of :func:`_step_coords` (NaN at the breaks)."""
+    out = v[np.maximum(take, 0)].astype(float)
+    out[take < 0] = np.nan
+    return out
+
+
+def _track_axes(axes, n: int) -> tuple:
+    """The figure and ``n`` Axes to draw on: new ones, or the given ones (at least ``n``)."""
+    if axes is None:
+        fig, grid = plt.subplots(n, 1, figsize=(8, 1.25 * n + 0.6), sharex=True, squeeze=False)
+        return fig, list(grid[:, 0])
+    axes = list(axes)
+    if len(axes) < n:
+        raise ValueError(f"Need {n} Axes (one per sample), got {len(axes)}.")
+    return axes[0].figure, axes
+
+
+class _TrackScale(NamedTuple):
+    """Observed / prediction keys and their y ranges, the same in every row so samples can be compared."""
+
+    obs_keys: list
+    pred_keys: list
+    obs_lo: float
+    obs_top: float
+    pred_lo: float
+    pred_hi: float
+    pred_label: str
+
+    @classmethod
+    def of(cls, ad: AnnData, keys: list, values: dict) -> _TrackScale:
+        obs_keys = [k for k in keys if not _is_prediction(ad, k)]
+        pred_keys = [k for k in keys if _is_prediction(ad, k)]
+        obs_top = (float(max(values[k].max() for k in obs_keys)) or 1.0) if obs_keys else 1.0
+        obs_lo = min(0.0, min((float(values[k].min()) for k in obs_keys), default=0.0))
+        pred_vals = [values[k] for k in pred_keys]
+        pred_lo = min(0.0, min((float(v.min()) for v in pred_vals), default=0.0))
+        pred_hi = max((float(v.max()) for v in pred_vals), default=1.0) or 1.0
+        pred_label = "predicted"
+        if pred_vals and pred_lo >= 0 and pred_hi <= 1:
+            pred_label = "predicted\nprobability"
+            pred_hi = 1.0
+        return cls(obs_keys, pred_keys, obs_lo, obs_top, pred_lo, pred_hi, pred_label)
+
+
+def _draw_predictions(ax, xs, take, rows: dict, scale: _TrackScale):
+    """Prediction lines of one sample (on a right axis when observed bars are drawn); the Axes drawn on."""
+    if not scale.pred_keys:
+        return ax
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    target = ax.twinx() if scale.obs_keys else ax
+    for j, k in enumerate(scale.pred_keys):
+        target.plot(xs, _steps(rows[k], take), color=colors[j % len(colors)], lw=1.1, label=k)
+    target.set_ylim(scale.pred_lo, scale.pred_hi * 1.05)
+    target.tick_params(labelsize="x-small")
+    target.spines[["top"]].set_visible(False)
+    if target is not ax:
+        target.set_ylabel(scale.pred_label, fontsize="x-small", rotation=90, labelpad=2)
+    return target
+
+
+def _track_legend(ax, target, *, ncol: int) -> None:
+    """One legend above the first row for the bars and lines of both axes."""
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = target.get_legend_handles_labels() if target is not ax else ([], [])
+    ax.legend(
+        h1 + h2, l1 + l2, fontsize="small", frameon=False, ncol=ncol, loc="lower left", bbox_to_anchor=(0, 1)
+    )
 
 
 track.__doc__ = track.__doc__.replace("{show_save}", _DOC_SHOW_SAVE)
