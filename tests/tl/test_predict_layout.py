@@ -140,9 +140,9 @@ def test_predict_genome_of_an_adatas_samples_equals_in_place(model, mdata, tmp_p
 @pytest.mark.parametrize(
     ("start", "message"),
     [
-        (["1000", "x", "3000"], r"row 1 \(position 1\) has a non-numeric start \('x'\)"),
-        ([1000.0, np.nan, 3000.0], r"row 1 \(position 1\) has a missing start"),
-        ([1000.0, 2000.5, 3000.0], r"row 1 \(position 1\) has a non-integer start \(2000.5\)"),
+        (["1000", "x", "3000"], r"row 1 \(position 1\) on chr1 has a non-numeric start \('x'\)"),
+        ([1000.0, np.nan, 3000.0], r"row 1 \(position 1\) on chr1 has a missing \(NaN\) start"),
+        ([1000.0, 2000.5, 3000.0], r"row 1 \(position 1\) on chr1 has a non-integer start \(2000.5\)"),
     ],
 )
 def test_bad_coordinates_give_the_clear_error_first(model, mdata, start, message):

@@ -253,13 +253,16 @@ def _coordinate(loci: pd.DataFrame, col: str) -> np.ndarray:
         i = int(np.flatnonzero(bad)[0])
         value = raw.iloc[i]
         value = value.item() if isinstance(value, np.generic) else value
-        kind = (
-            "a missing" if pd.isna(value) else "a non-integer" if np.isfinite(values[i]) else "a non-numeric"
-        )
+        where = f"loci=: row {loci.index[i]!r} (position {i}) on {loci['chrom'].iloc[i]}"
+        if pd.isna(value):
+            raise ValueError(
+                f"{where} has a missing (NaN) {col}; {int(bad.sum())} such rows. Drop or fill them "
+                "(e.g. df.dropna(subset=['chrom', 'start', 'end'])) first."
+            )
+        kind = "a non-integer" if np.isfinite(values[i]) else "a non-numeric"
         raise ValueError(
-            f"loci=: row {loci.index[i]!r} (position {i}) has {kind} {col} ({value!r}); {int(bad.sum())} such "
-            f"rows. {col!r} must hold whole base positions: drop or fix those rows "
-            "(e.g. df.dropna(subset=['chrom', 'start', 'end'])) first."
+            f"{where} has {kind} {col} ({value!r}); {int(bad.sum())} such rows. {col!r} must hold whole base "
+            "positions (0-based): fix or drop those rows first."
         )
     return values.astype(np.int64)
 
