@@ -260,80 +260,18 @@ def split_loci(
     if copy:
         data = data.copy()
     adata = get_modality(data, "atac")
-    if layer is None:
-        y = adata.X
-    elif layer in adata.layers:
-        y = adata.layers[layer]
-    else:
-        raise KeyError(
-            f"Layer {layer!r} not found (layers: {list(adata.layers)}). Run dc.pp.binarize_peaks first."
-        )
-    if y is None:
-        raise ValueError("adata.X is empty: pass layer= with the 0/1 labels.")
-    y = (y != 0).toarray() if sparse.issparse(y) else np.asarray(y) != 0
-
-    if sample_key in adata.obs:
-        split = adata.obs[sample_key].astype(str).to_numpy()
-        bad = sorted(set(split) - set(SAMPLE_SPLITS))
-        if bad:
-            raise ValueError(
-                f"obs[{sample_key!r}] must be 'train' or 'test', found {bad}. Use dc.pp.split_samples."
-            )
-    else:
-        logger.warning(
-            "split_loci: obs[%r] not found; every sample counts as training (no novel loci). "
-            "Run dc.pp.split_samples for a cell-type hold-out.",
-            sample_key,
-        )
-        split = np.full(adata.n_obs, "train")
-    train, test = split == "train", split == "test"
-    if not train.any():
-        raise ValueError(f"No training sample in obs[{sample_key!r}].")
-
+    y = _positive_labels(adata, layer)
+    split = _sample_split_of(adata, sample_key)
     loci = loci_of(adata)
-    n_train_pos = y[train].sum(axis=0)
-    n_test_pos = y[test].sum(axis=0)
-    known = n_train_pos >= min_positive
-    novel = (n_test_pos >= min_positive) & ~known
-    if novel.any() and known.any():
-        known_runs = _merge_by_contig(loci.loc[known])
-        keys = loci["chrom"].map(canonical_chrom).to_numpy()
-        for key in pd.unique(keys[novel]):
-            if key not in known_runs:
-                continue
-            rows = np.flatnonzero(novel & (keys == key))
-            hit = (
-                _covered_bp(known_runs[key], loci["start"].to_numpy()[rows], loci["end"].to_numpy()[rows]) > 0
-            )
-            novel[rows[hit]] = False
-    locus_class = np.where(known, "known", np.where(novel, "novel", "other"))
-
-    keys = loci["chrom"].map(canonical_chrom).to_numpy()
-    test_keys = _resolve_split_chroms(test_chroms, keys, what="test_chroms")
-    val_keys = _resolve_split_chroms(val_chroms, keys, what="val_chroms")
-    both = test_keys & val_keys
-    if both:
-        raise ValueError(f"Contig(s) {sorted(both)} are in both val_chroms and test_chroms.")
-    locus_split = np.full(len(loci), "train", dtype=object)
-    locus_split[np.isin(keys, list(test_keys))] = "test"
-    if test_regions is not None:
-        in_region = _in_regions(loci, test_regions)
-        if not in_region.any():
-            raise ValueError(
-                "test_regions: no locus overlaps these regions; check their contigs and coordinates."
-            )
-        locus_split[in_region] = "test"
-    if val_chroms is not None:
-        locus_split[np.isin(keys, list(val_keys))] = "val"
-    elif val_frac > 0:
-        rest = np.flatnonzero(locus_split == "train")
-        n_val = int(round(val_frac * len(rest)))
-        pick = np.random.default_rng(seed).choice(rest, size=n_val, replace=False)
-        locus_split[pick] = "val"
-    if not (locus_split == "train").any():
-        raise ValueError(
-            "The locus split leaves no training locus: hold out fewer contigs or a smaller val_frac."
-        )
+    locus_class = _locus_classes(loci, y, split, min_positive)
+    locus_split = _locus_split(
+        loci,
+        val_frac=val_frac,
+        val_chroms=val_chroms,
+        test_chroms=test_chroms,
+        test_regions=test_regions,
+        seed=seed,
+    )
 
     adata.var[key_added] = pd.Categorical(locus_split, categories=LOCUS_SPLITS)
     adata.var[class_key] = pd.Categorical(locus_class, categories=LOCUS_CLASSES)
@@ -363,3 +301,90 @@ def split_loci(
         summary["locus_class"],
     )
     return data if copy else None
+
+
+def _positive_labels(adata: AnnData, layer: str | None) -> np.ndarray:
+    """Dense boolean samples x loci matrix of the positive labels in ``layer`` (``None``: ``X``)."""
+    if layer is None:
+        y = adata.X
+    elif layer in adata.layers:
+        y = adata.layers[layer]
+    else:
+        raise KeyError(
+            f"Layer {layer!r} not found (layers: {list(adata.layers)}). Run dc.pp.binarize_peaks first."
+        )
+    if y is None:
+        raise ValueError("adata.X is empty: pass layer= with the 0/1 labels.")
+    return (y != 0).toarray() if sparse.issparse(y) else np.asarray(y) != 0
+
+
+def _sample_split_of(adata: AnnData, sample_key: str) -> np.ndarray:
+    """``obs[sample_key]`` as strings, checked (all ``'train'`` with a warning when absent; >= 1 training sample)."""
+    if sample_key in adata.obs:
+        split = adata.obs[sample_key].astype(str).to_numpy()
+        bad = sorted(set(split) - set(SAMPLE_SPLITS))
+        if bad:
+            raise ValueError(
+                f"obs[{sample_key!r}] must be 'train' or 'test', found {bad}. Use dc.pp.split_samples."
+            )
+    else:
+        logger.warning(
+            "split_loci: obs[%r] not found; every sample counts as training (no novel loci). "
+            "Run dc.pp.split_samples for a cell-type hold-out.",
+            sample_key,
+        )
+        split = np.full(adata.n_obs, "train")
+    if not (split == "train").any():
+        raise ValueError(f"No training sample in obs[{sample_key!r}].")
+    return split
+
+
+def _locus_classes(loci: pd.DataFrame, y: np.ndarray, split: np.ndarray, min_positive: int) -> np.ndarray:
+    """``'known'`` / ``'novel'`` / ``'other'`` of each locus (novel: not overlapping a known locus)."""
+    n_train_pos = y[split == "train"].sum(axis=0)
+    n_test_pos = y[split == "test"].sum(axis=0)
+    known = n_train_pos >= min_positive
+    novel = (n_test_pos >= min_positive) & ~known
+    if novel.any() and known.any():
+        known_runs = _merge_by_contig(loci.loc[known])
+        keys = loci["chrom"].map(canonical_chrom).to_numpy()
+        for key in pd.unique(keys[novel]):
+            if key not in known_runs:
+                continue
+            rows = np.flatnonzero(novel & (keys == key))
+            hit = (
+                _covered_bp(known_runs[key], loci["start"].to_numpy()[rows], loci["end"].to_numpy()[rows]) > 0
+            )
+            novel[rows[hit]] = False
+    return np.where(known, "known", np.where(novel, "novel", "other"))
+
+
+def _locus_split(loci: pd.DataFrame, *, val_frac, val_chroms, test_chroms, test_regions, seed) -> np.ndarray:
+    """``'train'`` / ``'val'`` / ``'test'`` of each locus: held-out contigs and regions, then a seeded val draw."""
+    keys = loci["chrom"].map(canonical_chrom).to_numpy()
+    test_keys = _resolve_split_chroms(test_chroms, keys, what="test_chroms")
+    val_keys = _resolve_split_chroms(val_chroms, keys, what="val_chroms")
+    both = test_keys & val_keys
+    if both:
+        raise ValueError(f"Contig(s) {sorted(both)} are in both val_chroms and test_chroms.")
+    locus_split = np.full(len(loci), "train", dtype=object)
+    locus_split[np.isin(keys, list(test_keys))] = "test"
+    if test_regions is not None:
+        in_region = _in_regions(loci, test_regions)
+        if not in_region.any():
+            raise ValueError(
+                "test_regions: no locus overlaps these regions; check their contigs and coordinates."
+            )
+        locus_split[in_region] = "test"
+    if val_chroms is not None:
+        locus_split[np.isin(keys, list(val_keys))] = "val"
+    elif val_frac > 0:
+        rest = np.flatnonzero(locus_split == "train")
+        n_val = int(round(val_frac * len(rest)))
+        pick = np.random.default_rng(seed).choice(rest, size=n_val, replace=False)
+        locus_split[pick] = "val"
+    if not (locus_split == "train").any():
+        raise ValueError(
+            "The locus split leaves no training locus: hold out fewer contigs or a smaller val_frac."
+        )
+    return locus_split
