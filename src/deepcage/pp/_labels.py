@@ -7,6 +7,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -112,19 +113,9 @@ def binarize_peaks(
     ... )  # doctest: +SKIP
     >>> adata.layers["binary"].mean()  # doctest: +SKIP
     """
-    if not isinstance(peaks, Mapping) or len(peaks) == 0:
-        raise TypeError("peaks must be a non-empty mapping {sample name: peak file(s)}.")
-    if not 0 < min_overlap <= 1:
-        raise ValueError(f"min_overlap must be in (0, 1], got {min_overlap!r}.")
-    if not 0 < min_replicate_frac <= 1:
-        raise ValueError(f"min_replicate_frac must be in (0, 1], got {min_replicate_frac!r}.")
+    _check_peak_args(peaks, min_overlap, min_replicate_frac)
     loci, names = _bins_table(bins)
-    bin_keys = _canonical_keys(loci["chrom"])
-    bstart = loci["start"].to_numpy(np.int64)
-    bend = loci["end"].to_numpy(np.int64)
-    need = min_overlap * (bend - bstart) - 1e-9
-    contig_rows = {key: np.flatnonzero(bin_keys == key) for key in pd.unique(bin_keys)}
-
+    geometry = _BinGeometry.of(loci, min_overlap)
     sizes = known_chrom_sizes(genome, bins)
     samples = [str(s) for s in peaks]
     if len(set(samples)) != len(samples):
@@ -135,28 +126,17 @@ def binarize_peaks(
     any_match = False
     sources_rec: dict[str, list[str]] = {}
     for i, (sample, srcs) in enumerate(peaks.items()):
-        if isinstance(srcs, str | os.PathLike | pd.DataFrame):
-            srcs = [srcs]
-        srcs = list(srcs)
-        if not srcs:
-            raise ValueError(f"Sample {sample!r} has no peak files.")
+        srcs = _peak_files_of(sample, srcs)
         n_files[i] = len(srcs)
         sources_rec[str(sample)] = [_describe(s) for s in srcs]
         n_cover = np.zeros(len(loci), dtype=np.int32)
         for src in srcs:
             what = f"peaks of {sample!r} ({_describe(src)})"
-            if isinstance(src, str | os.PathLike) and Path(src).is_file():
-                check_peak_file(src)  # a bedGraph signal track or MACS2 summits given as peaks
-            table = _as_intervals(src, what=what)
+            table = _read_peaks(src, what)
+            # warned here, not in a helper, so that the warning points at the caller of binarize_peaks
             warn_past_contig_end(table, sizes, what)
             peak_contigs.update(pd.unique(table["chrom"]))
-            runs = _merge_by_contig(table)
-            matched = [key for key in runs if key in contig_rows]
-            any_match = any_match or bool(matched)
-            for key in matched:
-                rows = contig_rows[key]
-                covered = _covered_bp(runs[key], bstart[rows], bend[rows])
-                n_cover[rows] += covered >= need[rows]
+            any_match = geometry.add_coverage(n_cover, table) or any_match
         binary[i] = n_cover >= min_replicate_frac * len(srcs) - 1e-9
         if not binary[i].any():
             warnings.warn(
@@ -165,7 +145,6 @@ def binarize_peaks(
                 UserWarning,
                 stacklevel=2,
             )
-
     if not any_match:
         bin_names = sorted(pd.unique(loci["chrom"]))[:10]
         raise ValueError(
@@ -174,6 +153,82 @@ def binarize_peaks(
             "assembly (chr1 and 1 are matched automatically; other naming styles need renaming)."
         )
 
+    params = {
+        "min_overlap": min_overlap,
+        "min_replicate_frac": min_replicate_frac,
+        "min_samples": min_samples,
+    }
+    adata = _labels_anndata(binary, loci, names, samples, n_files, key_added=key_added, **params)
+    rec = deepcage_uns(adata)
+    rec.setdefault("params", {})["binarize_peaks"] = {
+        "min_overlap": float(min_overlap),
+        "min_replicate_frac": float(min_replicate_frac),
+        "min_samples": int(min_samples),
+        "layer": key_added,
+        "peaks": sources_rec,
+    }
+    _record_genome(adata, bins, genome)
+    return adata
+
+
+def _check_peak_args(peaks, min_overlap, min_replicate_frac) -> None:
+    if not isinstance(peaks, Mapping) or len(peaks) == 0:
+        raise TypeError("peaks must be a non-empty mapping {sample name: peak file(s)}.")
+    if not 0 < min_overlap <= 1:
+        raise ValueError(f"min_overlap must be in (0, 1], got {min_overlap!r}.")
+    if not 0 < min_replicate_frac <= 1:
+        raise ValueError(f"min_replicate_frac must be in (0, 1], got {min_replicate_frac!r}.")
+
+
+class _BinGeometry(NamedTuple):
+    """Bin coordinates, the bp of a bin a peak file must cover, and the bin rows of each contig key."""
+
+    start: np.ndarray
+    end: np.ndarray
+    need: np.ndarray
+    contig_rows: dict
+
+    @classmethod
+    def of(cls, loci: pd.DataFrame, min_overlap: float) -> _BinGeometry:
+        bin_keys = _canonical_keys(loci["chrom"])
+        bstart = loci["start"].to_numpy(np.int64)
+        bend = loci["end"].to_numpy(np.int64)
+        need = min_overlap * (bend - bstart) - 1e-9
+        contig_rows = {key: np.flatnonzero(bin_keys == key) for key in pd.unique(bin_keys)}
+        return cls(bstart, bend, need, contig_rows)
+
+    def add_coverage(self, n_cover: np.ndarray, table: pd.DataFrame) -> bool:
+        """Add 1 to ``n_cover`` of the bins the peaks cover enough; whether a contig of the peaks has bins."""
+        runs = _merge_by_contig(table)
+        matched = [key for key in runs if key in self.contig_rows]
+        for key in matched:
+            rows = self.contig_rows[key]
+            covered = _covered_bp(runs[key], self.start[rows], self.end[rows])
+            n_cover[rows] += covered >= self.need[rows]
+        return bool(matched)
+
+
+def _peak_files_of(sample, srcs) -> list:
+    """The peak sources of one sample as a non-empty list."""
+    if isinstance(srcs, str | os.PathLike | pd.DataFrame):
+        srcs = [srcs]
+    srcs = list(srcs)
+    if not srcs:
+        raise ValueError(f"Sample {sample!r} has no peak files.")
+    return srcs
+
+
+def _read_peaks(src, what: str) -> pd.DataFrame:
+    """The intervals of one peak file or DataFrame (a signal track or summits given as peaks are refused)."""
+    if isinstance(src, str | os.PathLike) and Path(src).is_file():
+        check_peak_file(src)  # a bedGraph signal track or MACS2 summits given as peaks
+    return _as_intervals(src, what=what)
+
+
+def _labels_anndata(
+    binary, loci, names, samples, n_files, *, key_added, min_overlap, min_replicate_frac, min_samples
+) -> AnnData:
+    """Samples x loci AnnData of the bins open in >= ``min_samples`` samples (0/1 in ``X`` and the layer)."""
     n_open = binary.sum(axis=0, dtype=np.int64)
     keep = n_open >= min_samples
     if not keep.any():
@@ -200,15 +255,12 @@ def binarize_peaks(
         min_samples,
         100 * binary.mean(),
     )
+    return adata
 
+
+def _record_genome(adata: AnnData, bins, genome) -> None:
+    """The genome record of the labels: from ``genome``, else from the bins (their attrs or their AnnData)."""
     rec = deepcage_uns(adata)
-    rec.setdefault("params", {})["binarize_peaks"] = {
-        "min_overlap": float(min_overlap),
-        "min_replicate_frac": float(min_replicate_frac),
-        "min_samples": int(min_samples),
-        "layer": key_added,
-        "peaks": sources_rec,
-    }
     if genome is not None:
         resolve_genome(adata, genome)
     elif isinstance(bins, pd.DataFrame) and isinstance(bins.attrs.get("genome"), dict):
@@ -217,4 +269,3 @@ def binarize_peaks(
         src = get_modality(bins, "atac").uns.get("deepcage", {}).get("genome")
         if src:
             rec["genome"] = dict(src)
-    return adata
