@@ -129,7 +129,12 @@ def test_cli_defaults_are_the_python_defaults(command):
         k: v for k, v in cli.items() if k in params and params[k].default is not inspect.Parameter.empty
     }
     assert len(shared) >= 5
+    from deepcage.model._config import RECIPE
+
     for name, value in shared.items():
+        if params[name].default is RECIPE:  # not given on the command line -> the recipe's value
+            assert value is None, f"--{name.replace('_', '-')}: CLI {value!r}, Python: from the recipe"
+            continue
         assert value == params[name].default, (
             f"--{name.replace('_', '-')}: CLI {value!r} vs Python {params[name].default!r}"
         )
@@ -264,3 +269,37 @@ def test_fit_on_two_cpu_processes_saves_the_model_once(tiny_h5ad, tmp_path):
     expr = anndata.read_h5ad(tiny_h5ad).obsm["tf_expr"].rename(index=lambda s: f"new_{s}") * 0 + 1
     p = dc.tl.predict(model, expr=expr, progress=False)
     assert np.isfinite(p.layers["deepcage"]).all()
+
+
+def test_fit_recipe_paper_trains_the_published_network_and_flags_override_it(tiny_h5ad, tmp_path):
+    import deepcage as dc
+
+    tiny = [
+        "--preset",
+        "small",
+        "--no-progress",
+        "--threads",
+        "1",
+        "--accelerator",
+        "cpu",
+        "--max-epochs",
+        "1",
+    ]
+    assert main(["fit", str(tiny_h5ad), str(tmp_path / "paper"), "--recipe", "paper", *tiny]) == 0
+    p = dc.DeepCAGE.load(tmp_path / "paper").params
+    assert (p["recipe"], p["prior"], p["hidden"], p["expression_l2"]) == ("paper", None, 256, 0.0)
+    assert "recipe: `paper`" in (tmp_path / "paper" / "README.md").read_text()
+    argv = [
+        "fit",
+        str(tiny_h5ad),
+        str(tmp_path / "m"),
+        "--recipe",
+        "paper",
+        "--hidden",
+        "16",
+        "--prior",
+        "knn",
+    ]
+    assert main([*argv, *tiny]) == 0
+    p = dc.DeepCAGE.load(tmp_path / "m").params
+    assert (p["recipe"], p["prior"], p["hidden"], p["delta_expression"]) == ("paper", "knn", 16, False)

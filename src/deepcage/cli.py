@@ -654,8 +654,17 @@ def _add_fit(sub) -> None:
     p.add_argument("model_dir", help="output model folder")
     p.add_argument("--task", choices=["classification", "regression"], default="classification")
     p.add_argument("--layer", default=None, help="target layer (default: binary / log_norm)")
+    p.add_argument(
+        "--recipe",
+        choices=["default", "paper"],
+        default="default",
+        help="'default': what cell-type cross-validation chose; 'paper': the published network and training. "
+        "Options marked (recipe) take the recipe's value unless given",
+    )
     p.add_argument("--preset", choices=["paper", "small"], default="paper")
-    p.add_argument("--hidden", type=_positive_int, default=512, help="width of the fully connected layer")
+    p.add_argument(
+        "--hidden", type=_positive_int, default=None, help="width of the fully connected layer (recipe)"
+    )
     p.add_argument("--max-epochs", type=_positive_int, default=30)
     p.add_argument("--batch-loci", type=_positive_int, default=None, help="default 128 (paper) / 32 (small)")
     p.add_argument("--samples-per-batch", type=_positive_int, default=None)
@@ -678,23 +687,37 @@ def _add_fit(sub) -> None:
     p.add_argument(
         "--prior",
         choices=["knn", "none"],
-        default="knn",
+        default=None,
         help="'knn': learn a residual over the expression-kNN of the training samples' labels; 'none': the "
-        "published network",
+        "published network (recipe)",
     )
-    p.add_argument("--no-delta-expression", action="store_true", help="drop the motif x (g - kNN g) input")
+    p.add_argument(
+        "--delta-expression",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the motif x (g - kNN g) input (recipe)",
+    )
     p.add_argument("--linear-expression", action="store_true", help="add a linear expression-to-output path")
-    p.add_argument("--expression-l2", type=float, default=0.01, help="L2 penalty on the expression weights")
+    p.add_argument(
+        "--expression-l2", type=float, default=None, help="L2 penalty on the expression weights (recipe)"
+    )
     p.add_argument("--novel-weight", type=float, default=1.0, help="loss weight of the no-label (novel) mode")
     p.add_argument("--knn-temperature", type=float, default=None, help="default: chosen by leave-one-out")
     p.add_argument(
         "--background-fraction",
         type=float,
         default=None,
-        help="fraction of all-closed loci per epoch (default 0.25 classification, 1 regression)",
+        help="fraction of all-closed loci per epoch (recipe; default recipe: 0.25 classification, 1 regression)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     _common(p)
+
+
+def _from_recipe(value, *, given: bool | None = None):
+    """An option's value for dc.tl.fit: the recipe's when the flag was not given."""
+    from .model._config import RECIPE
+
+    return value if (value is not None if given is None else given) else RECIPE
 
 
 def _resume_command(args, last: Path) -> str:
@@ -771,8 +794,9 @@ def _run_fit(args) -> int:
                 layer=args.layer,
                 task=args.task,
                 genome=args.genome,
+                recipe=args.recipe,
                 preset=args.preset,
-                hidden=args.hidden,
+                hidden=_from_recipe(args.hidden),
                 max_epochs=args.max_epochs,
                 batch_loci=args.batch_loci,
                 samples_per_batch=args.samples_per_batch,
@@ -790,13 +814,15 @@ def _run_fit(args) -> int:
                 progress_bar=not args.no_progress,
                 use_sequence=not args.no_sequence,
                 use_expression=not args.no_expression,
-                prior=None if args.prior == "none" else args.prior,
-                delta_expression=not args.no_delta_expression,
+                prior=_from_recipe(
+                    None if args.prior == "none" else args.prior, given=args.prior is not None
+                ),
+                delta_expression=_from_recipe(args.delta_expression),
                 linear_expression=args.linear_expression,
-                expression_l2=args.expression_l2,
+                expression_l2=_from_recipe(args.expression_l2),
                 novel_weight=args.novel_weight,
                 knn_temperature=args.knn_temperature,
-                background_fraction=args.background_fraction,
+                background_fraction=_from_recipe(args.background_fraction),
             )
     except Exception:
         if own_ckpt and _rank() == 0 and not (ckpt_dir / "last.ckpt").is_file():
