@@ -2029,12 +2029,6 @@ def test_motif_scores_with_no_tfs_says_what_to_pass(trained):
     assert list(one.varm["motif_scores"].columns) == ["TF1"]  # a single name, not its letters
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_genome._open_fasta passes on pyfaidx's 'may not be writable. Please use Fasta(rebuild=False)' "
-    "advice; it should say the folder is read-only and to index the FASTA where it is writable (or build the "
-    "index in memory). _genome.py is outside the files of this change.",
-)
 def test_plain_fasta_without_index_in_a_read_only_folder(tmp_path, monkeypatch):
     import pyfaidx
 

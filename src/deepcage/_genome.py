@@ -344,6 +344,13 @@ def _open_fasta(path: Path):
             f"{path}: truncated or corrupt compressed FASTA ({err!r}). Re-download or re-compress it with bgzip."
         ) from err
     except (pyfaidx.FastaIndexingError, ValueError, OSError) as err:
+        fai = Path(str(path) + ".fai")
+        if not fai.exists() and ("writable" in str(err) or isinstance(err, PermissionError)):
+            raise ValueError(
+                f"{path} has no index ({fai.name}) and its folder is not writable, so none can be built there. "
+                f"Index it where it is writable (samtools faidx {path.name}, then put {fai.name} next to it), or "
+                "copy the FASTA to a folder you can write to."
+            ) from err
         raise ValueError(f"{path}: not a readable FASTA file ({err}). {_fasta_hint(str(err))}") from err
 
 

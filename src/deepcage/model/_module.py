@@ -151,16 +151,18 @@ class DeepCAGEModule(pl.LightningModule):
         row = {"epoch": int(self.current_epoch), "train_loss": self._epoch_train_loss()}
         row["val_loss"] = float(self._data_loss(out, y))
         row.update(_validation_metrics(self.task, out, y))
+        # every rank computed the same numbers from the gathered predictions: syncing them changes nothing and
+        # tells Lightning they are global
         for key, value in row.items():
             if key not in ("epoch", "train_loss"):
-                self.log(key, value, prog_bar=True)
-        self.log("train_loss_epoch", row["train_loss"])
+                self.log(key, value, prog_bar=True, sync_dist=True)
+        self.log("train_loss_epoch", row["train_loss"], sync_dist=True)
         self.history.append(row)
 
     def on_train_epoch_end(self) -> None:
         if not self.history or self.history[-1]["epoch"] != self.current_epoch:  # no validation this epoch
             loss = self._epoch_train_loss()
-            self.log("train_loss_epoch", loss)
+            self.log("train_loss_epoch", loss, sync_dist=True)
             self.history.append({"epoch": int(self.current_epoch), "train_loss": loss})
 
     # -------------------------------------------------------------- checkpoints
