@@ -237,19 +237,9 @@ def filter_motifs(
     >>> res.to_meme("filters.meme")
     >>> dc.pl.filter_logos(res, n=8)
     """
-    import torch
-
     ad = get_modality(adata, "atac")
     net, conv = _network(model)
-    if not 0 < threshold <= 1:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}.")
-    if conv.in_channels != 4:
-        raise ValueError(f"first_conv must take the 4-row one-hot, it has {conv.in_channels} input channels.")
-    n_filters, width = conv.out_channels, conv.kernel_size[0]
-    pad = conv.padding[0] if isinstance(conv.padding, tuple) else 0
-    dilation, stride = conv.dilation[0], conv.stride[0]
-    if dilation != 1 or stride != 1:
-        raise ValueError("filter_motifs supports first convolutions with stride 1 and dilation 1.")
+    pad = _check_first_conv(conv, threshold)
     rng = np.random.default_rng(seed)
     pool = select(ad, loci, "var")
     idx = np.sort(rng.choice(pool, size=min(n_loci, pool.size), replace=False))
@@ -257,60 +247,11 @@ def filter_motifs(
     device = _device(net)
     was_training = net.training
     net.eval()
-
-    def activations(batch: np.ndarray) -> torch.Tensor:
-        t = torch.from_numpy(batch).to(device)
-        return conv(t)  # (B, F, L')
-
-    batches = [slice(i, min(len(idx), i + batch_size)) for i in range(0, len(idx), batch_size)]
     try:
-        with torch.no_grad():
-            # pass 1: maximum activation of every filter
-            fmax = torch.full((n_filters,), -torch.inf, device=device)
-            for sl in tqdm(batches, desc="filter maxima", disable=not progress, unit="batch"):
-                fmax = torch.maximum(fmax, activations(x[sl]).amax(dim=(0, 2)))
-            cut = threshold * fmax
-            cut = torch.where(
-                fmax > 0, cut, torch.full_like(cut, torch.inf)
-            )  # never-positive filters: no site
-            # pass 2: base counts of the windows above the cut
-            counts = torch.zeros((n_filters, width, 4), dtype=torch.float64, device=device)
-            n_sites = torch.zeros(n_filters, dtype=torch.int64, device=device)
-            for sl in tqdm(batches, desc="filter sites", disable=not progress, unit="batch"):
-                xb = torch.from_numpy(x[sl]).to(device)
-                act = conv(xb)
-                hit = (act > cut[None, :, None]).to(torch.float32)  # (B, F, L')
-                padded = torch.nn.functional.pad(
-                    xb, (pad, pad)
-                )  # N (zero) columns where the filter overhangs
-                win = padded.unfold(2, width, 1)[:, :, : act.shape[2]]  # (B, 4, L', width)
-                counts += torch.einsum("bfl,bklw->fwk", hit, win).to(torch.float64)
-                n_sites += hit.sum(dim=(0, 2)).to(torch.int64)
-        counts = counts.cpu().numpy()
-        n_sites = n_sites.cpu().numpy()
-        fmax = fmax.cpu().numpy()
-
-        pwms = np.zeros((n_filters, width, 4))
-        motifs: list[Motif] = []
-        rows = []
-        for f in range(n_filters):
-            row = {"filter": f, "n_sites": int(n_sites[f]), "max_activation": float(fmax[f])}
-            if n_sites[f] > 0:
-                pwm = (counts[f] + pseudocount) / (counts[f] + pseudocount).sum(axis=1, keepdims=True)
-                pwms[f] = pwm
-                row["consensus"] = "".join(
-                    "ACGT"[k] if pwm[i, k] >= 0.5 else "N" for i, k in enumerate(pwm.argmax(axis=1))
-                )
-                row["information_content"] = _information_content(pwm)
-                motifs.append(
-                    Motif(name=f"filter{f}", pwm=pwm, meta={"nsites": int(n_sites[f]), "filter": f})
-                )
-            else:
-                row["consensus"] = ""
-                row["information_content"] = 0.0
-            rows.append(row)
-        table = pd.DataFrame(rows, index=[f"filter{f}" for f in range(n_filters)])
-
+        counts, n_sites, fmax = _site_counts(
+            conv, x, threshold=threshold, pad=pad, batch_size=batch_size, device=device, progress=progress
+        )
+        table, motifs, pwms = _filter_pwms(counts, n_sites, fmax, pseudocount)
         if compute_influence:
             table["influence"] = _influence(
                 model, net, conv, ad, idx, x, n_influence_loci, influence_samples, batch_size, rng, progress
@@ -324,12 +265,6 @@ def filter_motifs(
     if database is not None and motifs:
         table, matches = _tomtom(table, motifs, database, evalue_threshold)
     if key_added:
-        if database is None:
-            db_desc = "none"
-        elif isinstance(database, str | os.PathLike):
-            db_desc = str(database)
-        else:
-            db_desc = f"{len(database)} motifs"
         deepcage_uns(ad)[key_added] = {
             "table": table,
             "pwms": pwms,
@@ -337,10 +272,85 @@ def filter_motifs(
                 "threshold": float(threshold),
                 "n_loci": int(len(idx)),
                 "evalue_threshold": float(evalue_threshold),
-                "database": db_desc,
+                "database": _describe_database(database),
             },
         }
     return FilterMotifs(table, motifs, matches)
+
+
+def _check_first_conv(conv, threshold: float) -> int:
+    """Check the threshold and that the first convolution reads the one-hot densely; its padding."""
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}.")
+    if conv.in_channels != 4:
+        raise ValueError(f"first_conv must take the 4-row one-hot, it has {conv.in_channels} input channels.")
+    pad = conv.padding[0] if isinstance(conv.padding, tuple) else 0
+    dilation, stride = conv.dilation[0], conv.stride[0]
+    if dilation != 1 or stride != 1:
+        raise ValueError("filter_motifs supports first convolutions with stride 1 and dilation 1.")
+    return pad
+
+
+def _site_counts(conv, x: np.ndarray, *, threshold, pad, batch_size, device, progress):
+    """Base counts ``(F, width, 4)`` of the windows above ``threshold`` x each filter's maximum, sites, maxima.
+
+    Two passes over the one-hot loci: the maximum activation of every filter, then the windows above the cut.
+    """
+    import torch
+
+    n_filters, width = conv.out_channels, conv.kernel_size[0]
+    batches = [slice(i, min(len(x), i + batch_size)) for i in range(0, len(x), batch_size)]
+    with torch.no_grad():
+        # pass 1: maximum activation of every filter
+        fmax = torch.full((n_filters,), -torch.inf, device=device)
+        for sl in tqdm(batches, desc="filter maxima", disable=not progress, unit="batch"):
+            fmax = torch.maximum(fmax, conv(torch.from_numpy(x[sl]).to(device)).amax(dim=(0, 2)))
+        cut = threshold * fmax
+        cut = torch.where(fmax > 0, cut, torch.full_like(cut, torch.inf))  # never-positive filters: no site
+        # pass 2: base counts of the windows above the cut
+        counts = torch.zeros((n_filters, width, 4), dtype=torch.float64, device=device)
+        n_sites = torch.zeros(n_filters, dtype=torch.int64, device=device)
+        for sl in tqdm(batches, desc="filter sites", disable=not progress, unit="batch"):
+            xb = torch.from_numpy(x[sl]).to(device)
+            act = conv(xb)  # (B, F, L')
+            hit = (act > cut[None, :, None]).to(torch.float32)  # (B, F, L')
+            padded = torch.nn.functional.pad(xb, (pad, pad))  # N (zero) columns where the filter overhangs
+            win = padded.unfold(2, width, 1)[:, :, : act.shape[2]]  # (B, 4, L', width)
+            counts += torch.einsum("bfl,bklw->fwk", hit, win).to(torch.float64)
+            n_sites += hit.sum(dim=(0, 2)).to(torch.int64)
+    return counts.cpu().numpy(), n_sites.cpu().numpy(), fmax.cpu().numpy()
+
+
+def _filter_pwms(counts, n_sites, fmax, pseudocount: float) -> tuple[pd.DataFrame, list[Motif], np.ndarray]:
+    """The per-filter table, the motifs of the filters with sites and all PWMs (zeros without site)."""
+    n_filters, width = counts.shape[:2]
+    pwms = np.zeros((n_filters, width, 4))
+    motifs: list[Motif] = []
+    rows = []
+    for f in range(n_filters):
+        row = {"filter": f, "n_sites": int(n_sites[f]), "max_activation": float(fmax[f])}
+        if n_sites[f] > 0:
+            pwm = (counts[f] + pseudocount) / (counts[f] + pseudocount).sum(axis=1, keepdims=True)
+            pwms[f] = pwm
+            row["consensus"] = "".join(
+                "ACGT"[k] if pwm[i, k] >= 0.5 else "N" for i, k in enumerate(pwm.argmax(axis=1))
+            )
+            row["information_content"] = _information_content(pwm)
+            motifs.append(Motif(name=f"filter{f}", pwm=pwm, meta={"nsites": int(n_sites[f]), "filter": f}))
+        else:
+            row["consensus"] = ""
+            row["information_content"] = 0.0
+        rows.append(row)
+    table = pd.DataFrame(rows, index=[f"filter{f}" for f in range(n_filters)])
+    return table, motifs, pwms
+
+
+def _describe_database(database) -> str:
+    if database is None:
+        return "none"
+    if isinstance(database, str | os.PathLike):
+        return str(database)
+    return f"{len(database)} motifs"
 
 
 def _influence(model, net, conv, adata, idx, x, n_loci, samples, batch_size, rng, progress) -> np.ndarray:
