@@ -8,6 +8,7 @@ from ._calibration import calibration
 from ._cross_validation import cross_validation
 from ._filters import filter_logos
 from ._gis import gis
+from ._heatmap import heatmap
 from ._history import history
 from ._locus import track
 from ._performance import compare, metric_by_group, pr_curves, scatter
@@ -18,6 +19,7 @@ __all__ = [
     "cross_validation",
     "filter_logos",
     "gis",
+    "heatmap",
     "history",
     "metric_by_group",
     "pr_curves",
