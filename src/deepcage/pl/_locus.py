@@ -69,7 +69,7 @@ def track(
     axes: Sequence[plt.Axes] | None = None,
     show: bool | None = None,
     save: str | bool | None = None,
-):
+) -> list[plt.Axes] | None:
     """Observed and predicted accessibility along a region, one row per sample (like a genome browser).
 
     Observed layers are drawn as grey bars, one per bin (left axis), predictions (``'deepcage'``, ``baseline_*``

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,9 @@ from scipy import sparse
 from .._genome import canonical_chrom
 from .._utils import deepcage_uns, get_modality, loci_of, parse_locus_names
 from ._bins import _as_intervals, _covered_bp, _merge_by_contig
+
+if TYPE_CHECKING:
+    from mudata import MuData
 
 __all__ = ["split_loci", "split_samples"]
 
@@ -181,20 +186,20 @@ def _in_regions(loci: pd.DataFrame, regions) -> np.ndarray:
 
 
 def split_loci(
-    data,
+    data: AnnData | MuData,
     *,
     layer: str | None = "binary",
     min_positive: int = 2,
     val_frac: float = 0.1,
     val_chroms: str | Sequence[str] | None = None,
     test_chroms: str | Sequence[str] | None = None,
-    test_regions=None,
+    test_regions: str | Sequence[str] | os.PathLike | pd.DataFrame | None = None,
     seed: int = 0,
     sample_key: str = "split",
     key_added: str = "split",
     class_key: str = "locus_class",
     copy: bool = False,
-):
+) -> AnnData | MuData | None:
     """Split loci into train/val/test and classify them as known/novel (DeepCAGE's rules).
 
     **Locus class** (uses the sample split ``obs[sample_key]`` from :func:`split_samples`):
@@ -222,8 +227,10 @@ def split_loci(
         Number of positive samples for ``'known'`` (training samples) and ``'novel'`` (test samples).
     val_frac
         Fraction of non-test loci drawn at random for validation when ``val_chroms`` is not given.
-    val_chroms, test_chroms
-        Contigs held out for validation / test (naming ``chr1`` or ``1`` both work).
+    val_chroms
+        Contigs held out for validation (naming ``chr1`` or ``1`` both work).
+    test_chroms
+        Contigs held out for test (naming ``chr1`` or ``1`` both work).
     test_regions
         Genomic regions held out as test loci (a locus sharing >= 1 bp with one is ``'test'``): ``'chr:start-end'``
         strings, a BED file or a DataFrame with ``chrom``, ``start``, ``end``. For data on a single contig, where

@@ -141,8 +141,10 @@ def regression_metrics(y_true, y_pred) -> pd.DataFrame:
 
     Parameters
     ----------
-    y_true, y_pred
-        ``(m, n)`` or ``(n,)`` arrays.
+    y_true
+        ``(m, n)`` or ``(n,)`` observed values.
+    y_pred
+        Predictions of the same shape.
 
     Returns
     -------
@@ -358,12 +360,13 @@ def evaluate(
     metrics
         Classification: ``auprc`` (trapezoid area under the PR curve, as the paper's code),
         ``average_precision``, ``auroc``. Regression: ``pearson``, ``psr`` (``Σ(y−ŷ)²/Σ(y−ȳ)²``) and
-        ``psr_paper`` (``Σ(y−ŷ)²/Σȳ²`` as printed in the paper, ``ȳ`` the mean); see :func:`regression_metrics`.
+        ``psr_paper`` (``Σ(y−ŷ)²/Σȳ²`` as printed in the paper, ``ȳ`` the mean); a constant prediction has
+        ``pearson = 0``.
     calibration
         Classification: ``ece`` (expected calibration error over 10 equal-width probability bins, weighted by
         the bin counts), ``brier`` (mean squared error of the probability against the 0/1 label), ``mean_pred``
-        (mean probability) and ``pos_rate`` (fraction of positives); see :func:`calibration_metrics` and, for the
-        reliability bins, :func:`calibration_table`. NaN when the predictions are not in ``[0, 1]``.
+        (mean probability) and ``pos_rate`` (fraction of positives); for the reliability bins see
+        :func:`calibration_table`. NaN when the predictions are not in ``[0, 1]``.
         Regression: ``mean_pred`` and ``mean_obs``, the means of the predicted and observed values.
     ``n_active``, ``frac_active``, ``cell_range``, ``variance``, ``variability`` (locus rows, ``groups=True``)
         Number / fraction of **all** samples of ``adata`` in which the locus is accessible (``layers['binary']``
@@ -593,8 +596,17 @@ def calibration_table(
     ----------
     adata
         Samples x loci AnnData (or MuData: the ``'atac'`` modality) with predictions in ``layers[key]``.
-    key, layer, task, samples, loci
-        As in :func:`deepcage.tl.evaluate`.
+    key
+        Layer holding the predictions.
+    layer
+        Observed values (default as in :func:`deepcage.tl.evaluate`: ``'binary'`` for classification,
+        ``'log_norm'`` for regression).
+    task
+        ``'classification'``, ``'regression'`` or ``'auto'`` (classification when the observed values are 0/1).
+    samples
+        Samples pooled: ``'test'``, ``'train'``, ``'all'``, names or a boolean mask.
+    loci
+        Loci pooled: ``'test'``, ``'val'``, ``'train'``, ``'all'``, names or a boolean mask.
     groupby
         A column of ``var`` (e.g. ``'locus_class'``, or a column saying whether a locus had training labels) or
         of ``obs`` (e.g. ``'cell_type'``): one set of bins per group, to compare prediction modes. ``None``: one

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,9 @@ from tqdm.auto import tqdm
 from .._layers import select
 from .._utils import deepcage_uns, get_modality, loci_of, resolve_genome
 from ..io._motifs import Motif
+
+if TYPE_CHECKING:
+    from ..model._model import DeepCAGE
 
 __all__ = ["FilterMotifs", "filter_motifs", "write_meme"]
 
@@ -158,11 +161,11 @@ def _information_content(pwm: np.ndarray) -> float:
 
 
 def filter_motifs(
-    model,
+    model: DeepCAGE,
     adata: AnnData,
     *,
     threshold: float = 0.7,
-    database=None,
+    database: str | os.PathLike | Sequence[Motif] | None = None,
     loci: str | Sequence[str] = "all",
     n_loci: int = 2000,
     compute_influence: bool = True,
@@ -185,7 +188,7 @@ def filter_motifs(
     * information content of the PWM (bits, sum over positions of ``2 + sum p log2 p``);
     * influence: mean over loci x samples of ``|ŷ - ŷ_without filter|``, the filter's output set to 0
       (``ŷ`` = probability for classification, signal for regression);
-    * TomTom (:func:`memelite.tomtom`) against ``database``: p-value, E-value (p-value x number of targets),
+    * TomTom (``memelite.tomtom``) against ``database``: p-value, E-value (p-value x number of targets),
       best match and its TF; a filter is ``matched`` when its best E-value <= ``evalue_threshold``
       (the paper: E < 0.01, 48 of 160 filters).
 
@@ -201,10 +204,16 @@ def filter_motifs(
     database
         Motifs to match: a file (MEME / HOMER, read by :func:`deepcage.io.read_motifs`), ``'jaspar'``
         (pyjaspar JASPAR2024 CORE vertebrates), a list of :class:`deepcage.io.Motif`, or ``None`` (no matching).
-    loci, n_loci
-        Loci scanned: a split name / ``'all'`` / names, of which ``n_loci`` are drawn at random.
-    compute_influence, n_influence_loci, influence_samples
-        Compute the influence on ``n_influence_loci`` loci x the ``influence_samples`` samples (at most 16).
+    loci
+        Loci to draw the scanned loci from: a split name, ``'all'`` or names.
+    n_loci
+        Number of loci drawn at random from ``loci`` and scanned.
+    compute_influence
+        Compute each filter's influence (the ``influence`` column).
+    n_influence_loci
+        Number of the scanned loci the influence is computed on.
+    influence_samples
+        Samples the influence is averaged over (a split name, ``'all'`` or names; at most 16 are used).
     evalue_threshold
         E-value cut for ``matched`` and for the ``matches`` table.
     pseudocount
@@ -222,8 +231,8 @@ def filter_motifs(
 
     Returns
     -------
-    :class:`FilterMotifs` ``(table, motifs, matches)``. ``table`` has one row per filter (index ``filter{i}``):
-    ``filter`` (index), ``n_sites`` (windows above threshold), ``max_activation``, ``consensus``,
+    A ``FilterMotifs`` named tuple ``(table, motifs, matches)``. ``table`` has one row per filter (index
+    ``filter{i}``): ``filter`` (index), ``n_sites`` (windows above threshold), ``max_activation``, ``consensus``,
     ``information_content``, ``influence`` (with ``compute_influence``), and with a database ``best_match``,
     ``best_tf``, ``pvalue``, ``evalue``, ``matched``. Filters with no site (never positive) have an empty
     consensus and no motif. With ``key_added`` writes ``uns['deepcage'][key_added]`` = ``{'table', 'pwms'
