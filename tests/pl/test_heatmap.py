@@ -60,9 +60,9 @@ def test_samples_by_most_variable_loci(pred, tmp_path):
     assert (tmp_path / "h.png").stat().st_size > 1000
     assert _image(ax).shape == (12, 10)
     assert _labels(ax.get_yticklabels()) == list(pred.obs_names)
-    # the ten loci that vary across the clusters, in genome order, labelled in Mb
+    # the ten loci that vary across the clusters, in genome order, labelled chrom:start
     shown = _labels(ax.get_xticklabels())
-    assert shown == [f"chr20:{(10_000_000 + 200 * j) / 1e6:.3f} Mb" for j in range(10)]
+    assert shown == [f"chr20:{10_000_000 + 200 * j:,}" for j in range(10)]
     np.testing.assert_allclose(_image(ax), pred.layers["deepcage"][:, :10], rtol=1e-6)
     cbar = ax.figure.axes[-1]
     assert cbar.get_ylabel() == "predicted P(open)"
@@ -112,9 +112,9 @@ def test_standard_scale_and_samples_and_tss_labels(pred):
     assert img.shape == (4, 10)
     assert np.allclose(img.min(axis=0), 0) and np.allclose(img.max(axis=0)[img.max(axis=0) > 0], 1)
     labels = _labels(ax.get_xticklabels())
-    assert labels[0] == "GENE1 -0.4 kb (chr20:10.000 Mb)"  # bin centre 10,000,100: 400 bp before the TSS
+    assert labels[0] == "GENE1 -0.4 kb (chr20:10,000,000)"  # bin centre 10,000,100: 400 bp before the TSS
     assert (
-        labels[-1] == "chr20:10.002 Mb"
+        labels[-1] == "chr20:10,001,800"
     )  # locus 9, centre 1.4 kb from the TSS (> max_distance): coordinates only
     assert "scaled 0-1 per locus" in ax.figure.axes[-1].get_ylabel()
 

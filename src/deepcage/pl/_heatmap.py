@@ -99,7 +99,7 @@ def _locus_labels(
         return [str(v) for v in ad.var[var_labels].to_numpy()[l_idx]]
     if {"chrom", "start", "end"} <= set(ad.var.columns):
         var = ad.var.iloc[l_idx]
-        names = [f"{c}:{int(s) / 1e6:.3f} Mb" for c, s in zip(var["chrom"].astype(str), var["start"])]
+        names = [f"{c}:{int(s):,}" for c, s in zip(var["chrom"].astype(str), var["start"])]
         if tss is not None:
             genes = _nearest_genes(var, tss, max_distance)
             names = [f"{g} ({n})" if g else n for g, n in zip(genes, names)]
@@ -167,7 +167,8 @@ def heatmap(
     swap_axes
         Loci as rows and samples as columns.
     var_labels
-        A ``var`` column to label the loci with (default: ``chrom:start`` in Mb, or the locus names).
+        A ``var`` column to label the loci with (default: ``chrom:start`` with thousands separators, or the locus
+        names).
     tss
         A TSS table (BED: chrom, start, end, id, symbol[, strand], e.g. ``refGene_hg19_TSS.bed``, or a DataFrame
         with ``chrom``, ``start``, ``symbol``): loci are labelled with the nearest gene and the distance to its TSS.
