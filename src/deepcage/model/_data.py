@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ._inputs import on_disk as _on_disk
+
 __all__ = ["PairData", "PairDataModule", "make_loader"]
 
 
@@ -59,31 +61,38 @@ class PairData:
 
 
 class _LocusIndex(Dataset):
+    """Locus indices, fetched a whole batch at a time (no Python object per locus)."""
+
     def __init__(self, loci: np.ndarray):
         self.loci = torch.as_tensor(np.asarray(loci, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.loci)
 
-    def __getitem__(self, i):
-        return self.loci[i]
+    def __getitem__(self, positions) -> torch.Tensor:
+        return self.loci[torch.as_tensor(positions, dtype=torch.int64)]
 
 
 class _Gather:
-    """Collate locus indices into a batch; gathers codes/motif/targets on the CPU unless cached on device."""
+    """Collate a batch of locus indices; gathers codes/motif/targets on the CPU unless cached on device.
+
+    From arrays on disk (memory maps), the batch's loci are read in storage order.
+    """
 
     def __init__(self, data: PairData | None):
         self.data = data
+        self.sort = data is not None and (_on_disk(data.codes) or _on_disk(data.motif))
 
-    def __call__(self, items) -> dict[str, torch.Tensor]:
-        idx = torch.stack(items)
+    def __call__(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.data is None:
             return {"loci": idx}
+        if self.sort:
+            idx = idx.sort().values
         d, i = self.data, idx.numpy()
         return {
             "loci": idx,
-            "codes": torch.from_numpy(d.codes[i]),
-            "motif": torch.from_numpy(d.motif[i]),
+            "codes": torch.from_numpy(np.ascontiguousarray(d.codes[i])),
+            "motif": torch.from_numpy(np.ascontiguousarray(d.motif[i])),
             "y": torch.from_numpy(np.ascontiguousarray(d.y[:, i])),
         }
 
@@ -104,10 +113,45 @@ class BackgroundSubsampler(Sampler):
     def __len__(self) -> int:
         return len(self.fg) + self.n_bg
 
-    def __iter__(self):
+    def _positions(self) -> torch.Tensor:
         pick = self.bg[torch.randperm(len(self.bg), generator=self.generator)[: self.n_bg]]
-        idx = torch.cat([self.fg, pick])
+        return torch.cat([self.fg, pick])
+
+    def __iter__(self):
+        idx = self._positions()
         return iter(idx[torch.randperm(len(idx), generator=self.generator)].tolist())
+
+
+class BlockShuffleSampler(BackgroundSubsampler):
+    """Shuffling for arrays read from disk: blocks of consecutive loci in random order, mixed a few at a time.
+
+    Each epoch the positions (all, or the foreground and a fresh ``fraction`` of the background) are cut into
+    blocks of ``block`` consecutive positions; the blocks are put in random order and every ``window`` of them
+    is shuffled together. A batch then reads from at most ``window`` places of a memory-mapped file, while over
+    an epoch every locus is still seen once, at a random time.
+    """
+
+    def __init__(
+        self,
+        is_background: np.ndarray,
+        fraction: float,
+        generator: torch.Generator,
+        *,
+        block: int = 4096,
+        window: int = 16,
+    ):
+        super().__init__(is_background, fraction, generator)
+        self.block, self.window = int(block), int(window)
+
+    def __iter__(self):
+        idx = self._positions().sort().values
+        blocks = list(torch.split(idx, self.block))
+        order = torch.randperm(len(blocks), generator=self.generator).tolist()
+        out = []
+        for w in range(0, len(order), self.window):
+            part = torch.cat([blocks[b] for b in order[w : w + self.window]])
+            out.append(part[torch.randperm(len(part), generator=self.generator)])
+        return iter(torch.cat(out).tolist() if out else [])
 
 
 def make_loader(
@@ -122,26 +166,43 @@ def make_loader(
     seed: int = 0,
     background: np.ndarray | None = None,
     background_fraction: float = 1.0,
+    blocks: bool | None = None,
 ) -> DataLoader:
     """Loader over locus indices; each batch is ``batch_loci`` loci (x all samples of ``data``).
 
     With ``background`` (bool per entry of ``loci``) and ``background_fraction < 1``, each epoch draws all other
-    loci and that fraction of the background ones (:class:`BackgroundSubsampler`).
+    loci and that fraction of the background ones (:class:`BackgroundSubsampler`). ``blocks`` (default: when the
+    codes or motif scores are memory-mapped files) shuffles by blocks of consecutive loci
+    (:class:`BlockShuffleSampler`), so training reads a file on disk in large pieces.
     """
+    from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
+
     gen = torch.Generator().manual_seed(seed)
-    sampler = None
-    if shuffle and background is not None and background_fraction < 1:
-        sampler = BackgroundSubsampler(np.asarray(background, dtype=bool), background_fraction, gen)
+    dataset = _LocusIndex(loci)
+    if blocks is None:
+        blocks = _on_disk(data.codes) or _on_disk(data.motif)
+    is_bg = np.zeros(len(dataset), dtype=bool) if background is None else np.asarray(background, dtype=bool)
+    fraction = background_fraction if background is not None else 1.0
+    if not shuffle:
+        sampler = SequentialSampler(dataset)
+    elif blocks:
+        sampler = BlockShuffleSampler(is_bg, fraction, gen)
+    elif fraction < 1:
+        sampler = BackgroundSubsampler(is_bg, fraction, gen)
+    else:
+        sampler = RandomSampler(dataset, generator=gen)
+    # the loader draws its workers' base seed from the same stream as a plain shuffle (as DataLoader(shuffle=True,
+    # generator=gen) does), so the order of batches is what it always was for a seed
+    plain = isinstance(sampler, RandomSampler)
     loader = DataLoader(
-        _LocusIndex(loci),
-        batch_size=batch_loci,
-        shuffle=shuffle and sampler is None,
-        sampler=sampler,
+        dataset,
+        batch_size=None,  # the sampler yields whole batches: one fetch and one gather per batch
+        sampler=BatchSampler(sampler, batch_size=batch_loci, drop_last=False),
         collate_fn=_Gather(None if device_cache else data),
         num_workers=num_workers,
         pin_memory=pin_memory and not device_cache,
         persistent_workers=num_workers > 0,
-        generator=gen if shuffle and sampler is None else None,
+        generator=gen if plain else None,
     )
     loader.shuffle_generator = gen if shuffle else None  # its state goes into checkpoints (exact resume)
     return loader

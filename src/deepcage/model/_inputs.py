@@ -130,3 +130,12 @@ def check_unique_names(adata: AnnData) -> None:
                 f"{len(dup)} duplicated {what}, e.g. {list(dict.fromkeys(dup.astype(str)))[:5]}. deepcage matches "
                 f"samples and loci by name, so each must be unique: rename them (e.g. {fix})."
             )
+
+
+def on_disk(arr) -> bool:
+    """Whether ``arr`` (or the array it is a view of) is a memory map of a file."""
+    while arr is not None:
+        if isinstance(arr, np.memmap) or type(arr).__name__ == "mmap":
+            return True
+        arr = getattr(arr, "base", None)
+    return False

@@ -7,6 +7,7 @@ from ._labels import binarize_peaks
 from ._liftover import liftover
 from ._motif_scores import motif_scores
 from ._pseudobulk import pseudobulk
+from ._sequence_codes import sequence_codes
 from ._split import split_loci, split_samples
 from ._tf import apply_tf_reference, tf_expression
 
@@ -20,6 +21,7 @@ __all__ = [
     "normalize_depth",
     "one_hot",
     "pseudobulk",
+    "sequence_codes",
     "reverse_complement_codes",
     "sequenced_regions",
     "split_loci",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,6 +45,7 @@ def motif_scores(
     batch_size: int | None = None,
     progress: bool = True,
     key_added: str = "motif_scores",
+    out: str | os.PathLike | None = None,
     copy: bool = False,
 ) -> AnnData | None:
     """Score every locus for every TF: the best both-strand log-odds match in the ``window`` around the locus.
@@ -81,6 +84,11 @@ def motif_scores(
         Progress bar (loci/s and time left).
     key_added
         Key in ``varm``.
+    out
+        A ``.npy`` file to write the scores to, in chunks; ``varm[key_added]`` is then a DataFrame over the
+        read-only memory map of that file, so neither this step nor :func:`deepcage.tl.fit` holds the
+        ``n_loci x n_tfs`` matrix in memory (the out-of-core path for data larger than memory, :doc:`/scale`).
+        Default: in memory.
     copy
         Return a modified copy instead of writing in place.
 
@@ -127,14 +135,22 @@ def motif_scores(
     scan.cuts()  # a threshold rule that cannot apply fails before reading sequences
     device = resolve_scan_device(device)
     chrom, start, end = loci["chrom"].to_numpy(), loci["start"].to_numpy(), loci["end"].to_numpy()
-    scores = np.empty((len(loci), len(order)), dtype=np.float32)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        scores = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=(len(loci), len(order)))
+    else:
+        scores = np.empty((len(loci), len(order)), dtype=np.float32)
     with tqdm(total=len(loci), desc="motif scores", unit="locus", disable=not progress) as bar:
         for lo in range(0, len(loci), _READ_CHUNK):
             hi = min(lo + _READ_CHUNK, len(loci))
             codes = scan.read(genome, chrom[lo:hi], start[lo:hi], end[lo:hi])
             scores[lo:hi] = scan.score(codes, order, device=device, batch_size=batch_size)
             bar.update(hi - lo)
-    adata.varm[key_added] = pd.DataFrame(scores, index=adata.var_names, columns=order)
+    if out is not None:
+        scores.flush()
+        del scores
+        scores = np.load(out, mmap_mode="r")
+    adata.varm[key_added] = pd.DataFrame(scores, index=adata.var_names, columns=order, copy=False)
     rec = deepcage_uns(adata)
     rec["motif_db"] = source
     rec["tfs"] = list(order)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .._utils import get_modality, loci_of, resolve_genome
 from ..model._config import RECIPE, Task, TrainConfig, Trunk
-from ..model._inputs import align_tfs, check_finite, check_unique_names, expr_frame, motif_frame
+from ..model._inputs import align_tfs, check_finite, check_unique_names, expr_frame, motif_frame, on_disk
 from ..model._model import MAX_STORED_LOCI_BYTES, DeepCAGE
 from ..model._runner import Runtime
 from ._knn import choose_temperature
@@ -164,35 +164,45 @@ def _column_mean_std(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-column mean and standard deviation over ``rows`` of ``values``, without copying those rows at once.
 
-    Two passes in float64 over blocks of rows (as exact as numpy's own float32 reduction for these sizes).
+    One pass over blocks of rows with float64 sums (a memory-mapped matrix on disk is read once).
     """
     rows = np.asarray(rows)
     if len(rows) <= chunk:
         sub = values[rows]
         return sub.mean(axis=0), sub.std(axis=0)
-    total = np.zeros(values.shape[1])
+    total, sq = np.zeros(values.shape[1]), np.zeros(values.shape[1])
     for lo in range(0, len(rows), chunk):
-        total += values[rows[lo : lo + chunk]].sum(axis=0, dtype=np.float64)
+        block = values[rows[lo : lo + chunk]].astype(np.float64)
+        total += block.sum(axis=0)
+        sq += np.square(block).sum(axis=0)
     mean = total / len(rows)
-    sq = np.zeros(values.shape[1])
-    for lo in range(0, len(rows), chunk):
-        sq += ((values[rows[lo : lo + chunk]] - mean) ** 2).sum(axis=0)
-    return mean.astype(np.float32), np.sqrt(sq / len(rows)).astype(np.float32)
+    var = np.maximum(sq / len(rows) - mean**2, 0.0)
+    return mean.astype(np.float32), np.sqrt(var).astype(np.float32)
 
 
 def _sequence_codes(adata, genome, loci: pd.DataFrame, use_sequence: bool) -> tuple[np.ndarray | None, dict]:
-    """1-byte base codes of every locus (None without the sequence branch) and the genome record."""
+    """1-byte base codes of every locus (None without the sequence branch) and the genome record.
+
+    Codes stored by :func:`deepcage.pp.sequence_codes` (``varm['sequence_codes']``, possibly a memory map of a
+    file) are used as they are; otherwise they are read from the genome into memory.
+    """
     genome_dict = dict((adata.uns.get("deepcage", {}) or {}).get("genome") or {})
     if not use_sequence:
         if genome is not None:
             genome_dict = resolve_genome(adata, genome).to_dict()
         return None, genome_dict
+    from ..pp._sequence_codes import SEQUENCE_KEY, stored_codes
+
+    stored = stored_codes(adata, SEQ_LEN) if genome is None else None
+    if stored is not None:
+        return stored, genome_dict
     from .._onehot import locus_codes
 
     gen = resolve_genome(adata, genome)
     codes = locus_codes(
         gen, loci["chrom"].to_numpy(), loci["start"].to_numpy(), loci["end"].to_numpy(), window=SEQ_LEN
     )
+    log.debug("read %d sequences from the genome (%s not stored)", len(codes), SEQUENCE_KEY)
     return codes, gen.to_dict()
 
 
@@ -550,8 +560,10 @@ def fit(
         tf_reference=uns.get("tf_reference"),
         genome=genome_dict,
         loci=loci,
-        loci_codes=codes if keep else None,
-        loci_motif=inputs.motif_df.astype(np.float32).set_axis(inputs.tfs, axis=1) if keep else None,
+        loci_codes=np.array(codes) if keep and on_disk(codes) else codes if keep else None,
+        loci_motif=inputs.motif_df.astype(np.float32).set_axis(inputs.tfs, axis=1)
+        if keep
+        else None,  # a copy
         motifs=list(motifs) if motifs is not None and motif_scan is None else None,
         motif_scan=motif_scan,
         motif_db=uns.get("motif_db"),
