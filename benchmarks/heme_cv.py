@@ -276,6 +276,34 @@ def _table(cv: pd.DataFrame, methods) -> pd.DataFrame:
     ).set_index("method")
 
 
+def _report_from_parts(out: Path) -> None:
+    """The main table and calibration per mode from the finished folds of a (possibly interrupted) run."""
+    parts = sorted((out / "parts").glob("main_*.csv"))
+    if not parts:
+        raise SystemExit(f"No fold tables in {out / 'parts'}: run the benchmark first.")
+    cv = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
+    done = cv.drop_duplicates(["fold", "seed"]).groupby("seed")["fold"].apply(sorted).to_dict()
+    table, targets = _main_table(cv)
+    report = [
+        "# Cell-type cross-validation (from the finished folds)",
+        "",
+        "Folds finished per seed: " + "; ".join(f"seed {s}: {f}" for s, f in done.items()),
+        "",
+        "Mean cell-wise average precision over the held-out cell types (mean ± sd over seeds):",
+        "",
+        table.to_markdown(),
+        "",
+        *[f"- {k}: **{v:.3f}**" for k, v in targets.items()],
+        "",
+        "Calibration per mode (10-bin ECE, Brier, mean prediction; mean ± sd over seeds):",
+        "",
+        _calibration_table(cv).to_markdown(),
+        "",
+    ]
+    print("\n".join(report))
+    (out / "report_partial.md").write_text("\n".join(report) + "\n")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=None, help="shared/data folder (default: found above the cwd)")
@@ -299,6 +327,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
     p.add_argument("--fit", default="{}", help="JSON of extra dc.tl.fit arguments (default: none)")
     p.add_argument("--out", default=None, help="output folder (default benchmarks/results/heme_cv_<genome>)")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the main report from the fold tables already in OUT/parts (e.g. of an interrupted run)",
+    )
     args = p.parse_args()
 
     import deepcage as dc
@@ -306,6 +339,8 @@ def main() -> None:
     out = Path(args.out or Path(__file__).parent / "results" / f"heme_cv_{args.genome}")
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
+    if args.report_only:
+        return _report_from_parts(out)
     print(_load(f"deepcage {dc.__version__}; {args.jobs} process(es) x {args.threads} torch thread(s)"))
     ad = dc.datasets.heme(args.data, genome=args.genome, progress=False)
     fold_ids = list(args.folds if args.folds is not None else range(len(LINEAGE_FOLDS)))
