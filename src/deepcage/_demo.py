@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["choose_test_region", "run_demo", "score_table"]
+__all__ = ["choose_test_region", "hold_out_region", "run_demo", "score_table"]
 
 #: Method names of the demo's tables -> prediction layers.
 _LAYERS = {
@@ -105,6 +105,21 @@ def choose_test_region(
         f"No run of adjacent loci up to half of the {n_loci:,} loci holds {min_open} open loci for each of "
         f"{list(samples)}; lower min_open or hold out other samples."
     )
+
+
+def hold_out_region(adata, samples: Sequence[str], *, min_open: int = 50, seed: int = 0):
+    """Re-split the loci of ``adata`` in place: the region of :func:`choose_test_region` is the test split.
+
+    The validation loci are redrawn (a seeded 10 % of the other loci, :func:`deepcage.pp.split_loci`), and
+    ``uns['deepcage']['dataset']['test_region']`` records the region. Returns what :func:`choose_test_region`
+    returns.
+    """
+    from . import pp
+
+    region, n_open = choose_test_region(adata, samples, min_open=min_open)
+    pp.split_loci(adata, val_frac=0.1, seed=seed, test_regions=["{}:{}-{}".format(*region)])
+    adata.uns["deepcage"].setdefault("dataset", {})["test_region"] = "{}:{}-{}".format(*region)
+    return region, n_open
 
 
 def score_table(
@@ -265,10 +280,7 @@ def run_demo(
     test = list(adata.obs_names[adata.obs["split"] == "test"])
     if real:
         # the dataset's own test region has too few open loci in the held-out cell types: choose one by rule
-        region, n_open = choose_test_region(adata, test, min_open=50)
-        adata.var = adata.var.drop(columns=["split"])
-        dc.pp.split_loci(adata, val_frac=0.1, seed=0, test_regions=["{}:{}-{}".format(*region)])
-        adata.uns["deepcage"].setdefault("dataset", {})["test_region"] = "{}:{}-{}".format(*region)
+        region, n_open = hold_out_region(adata, test, min_open=50)
         counts = ", ".join(f"{s} {n}" for s, n in n_open.items())
         _say(
             "  held-out region {}:{:,}-{:,}: the first window of 10 % of the loci in which every held-out cell "
@@ -288,16 +300,20 @@ def run_demo(
     _say(
         f"Training the sequence-only baseline (the same network without expression, up to {epochs} epochs) ..."
     )
-    dc.tl.baselines(adata, methods=("sequence",), fit_kwargs=fit_kwargs, seed=seed)
+    # what dc.tl.baselines(methods=("sequence",)) does, with the demo's progress setting for the prediction too
+    sequence_only = dc.tl.fit(
+        adata, seed=seed, use_expression=False, prior=None, delta_expression=False, **fit_kwargs
+    )
+    dc.tl.predict(sequence_only, adata, key_added="baseline_sequence", progress=progress)
 
     _say("Predicting the held-out samples from their RNA alone ...")
-    from_rna = dc.tl.predict(model, expr=rna[test])
-    dc.tl.predict(model, adata)
+    from_rna = dc.tl.predict(model, expr=rna[test], progress=progress)
+    dc.tl.predict(model, adata, progress=progress)
     same = np.allclose(from_rna.layers["deepcage"], adata[test].layers["deepcage"], atol=1e-5)
     _say(f"  predictions from RNA alone match in-AnnData predictions: {same}")
     rna_only = [s for s in rna.obs_names if s not in adata.obs_names]
     if rna_only:
-        new = dc.tl.predict(model, expr=rna[rna_only])
+        new = dc.tl.predict(model, expr=rna[rna_only], progress=progress)
         frac = {s: f"{100 * float(np.mean(new[s].layers['deepcage'] > 0.5)):.1f} %" for s in new.obs_names}
         _say(f"  samples with RNA but no ATAC, predicted open fraction: {frac}")
 
