@@ -243,3 +243,16 @@ def test_background_subsampler_draws_a_fresh_fraction_each_epoch():
     assert set(epochs[0][20:]) != set(epochs[1][20:]) or set(epochs[0]) != set(epochs[1])
     with pytest.raises(ValueError, match="background_fraction"):
         dc.tl.fit(dc.datasets.synthetic(n_samples=6, n_loci=100, seed=1), background_fraction=0, **FAST)
+
+
+@pytest.mark.parametrize("kw", [{"use_expression": False}, {"recipe": "paper"}])
+def test_models_without_the_prior_start_at_the_training_mean(adata, kw):
+    """Early stopping may keep an early epoch: it must not predict ~0.4 where a fifth of the pairs are open."""
+    model = dc.tl.fit(adata, **(FAST | {"max_epochs": 1, "limit_train_batches": 1}), **kw)
+    s = np.flatnonzero(adata.obs["split"] == "train")
+    tr = np.flatnonzero(adata.var["split"] == "train")
+    pred = model.predict_arrays(
+        model.loci_codes[tr], adata.varm["motif_scores"].to_numpy()[tr], adata.obsm["tf_expr"].to_numpy()[s]
+    )
+    prevalence = adata.layers["binary"][s][:, tr].mean()
+    assert abs(pred.mean() - prevalence) < 0.25 * prevalence, (pred.mean(), prevalence)
