@@ -157,6 +157,10 @@ class TrainRunner:
                     trainer.fit(self.plan, datamodule=self.datamodule, ckpt_path=rt.resume_from)
                 return self._restore_best(best_cb, ckpt_dir)
             finally:
+                # the Trainer, the plan and the data module refer to each other: without this the training arrays
+                # stay alive until the next garbage collection
+                self.plan._trainer = None
+                self.datamodule.trainer = None
                 if tmp_dir is not None:
                     shutil.rmtree(tmp_dir, ignore_errors=True)
 

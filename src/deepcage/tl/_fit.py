@@ -145,7 +145,7 @@ def _training_targets(adata, layer, train_samples, task: str) -> np.ndarray:
             f"{adata.obs_names[train_samples[np.flatnonzero(~ok)[0]]]!r} holds {vals[:5]} ...; use "
             "layer='binary' or task='regression'."
         )
-    return rows.astype(np.uint8)
+    return rows.astype(np.uint8, copy=False)
 
 
 def _pos_weight(config: TrainConfig, y_train: np.ndarray, train_loci) -> float | None:
@@ -171,8 +171,9 @@ def _column_mean_std(
         sub = values[rows]
         return sub.mean(axis=0), sub.std(axis=0)
     total, sq = np.zeros(values.shape[1]), np.zeros(values.shape[1])
-    for lo in range(0, len(rows), chunk):
-        block = values[rows[lo : lo + chunk]].astype(np.float64)
+    step = max(1, (1 << 22) // max(1, values.shape[1]))  # ~32 MB of float64 per block
+    for lo in range(0, len(rows), step):
+        block = values[rows[lo : lo + step]].astype(np.float64)
         total += block.sum(axis=0)
         sq += np.square(block).sum(axis=0)
     mean = total / len(rows)
@@ -206,6 +207,10 @@ def _sequence_codes(adata, genome, loci: pd.DataFrame, use_sequence: bool) -> tu
     return codes, gen.to_dict()
 
 
+#: Loci over which the kNN temperature is chosen (choose_temperature's default subset).
+_TEMPERATURE_LOCI = 50_000
+
+
 def _training_plan(config: TrainConfig, data, train_loci: np.ndarray, pos_weight):
     """The training plan with the network's input scaling and (kNN prior / delta expression) its reference."""
     from ..model._module import DeepCAGEModule
@@ -226,8 +231,16 @@ def _training_plan(config: TrainConfig, data, train_loci: np.ndarray, pos_weight
         _start_at_the_mean(plan.net, data.y, train_loci, config.task, pos_weight)
     if config.uses_reference:
         if config.knn_temperature is None:
+            cols = np.asarray(train_loci)
+            if (
+                len(cols) > _TEMPERATURE_LOCI
+            ):  # the subset choose_temperature would draw, without a copy of all
+                pick = np.random.default_rng(config.seed).choice(
+                    len(cols), size=_TEMPERATURE_LOCI, replace=False
+                )
+                cols = cols[np.sort(pick)]
             config.knn_temperature, _ = choose_temperature(
-                expr, data.y[:, train_loci], task=config.task, seed=config.seed
+                expr, data.y[:, cols], task=config.task, seed=config.seed, max_loci=_TEMPERATURE_LOCI
             )
         plan.net.set_reference(expr, config.knn_temperature)
     return plan
@@ -584,7 +597,7 @@ def fit(
         genome=genome_dict,
         loci=loci,
         loci_codes=np.array(codes) if keep and on_disk(codes) else codes if keep else None,
-        loci_motif=inputs.motif_df.astype(np.float32).set_axis(inputs.tfs, axis=1)
+        loci_motif=pd.DataFrame(np.array(inputs.motif), index=inputs.motif_df.index, columns=inputs.tfs)
         if keep
         else None,  # a copy
         motifs=list(motifs) if motifs is not None and motif_scan is None else None,
