@@ -223,6 +223,8 @@ class DeepCAGENet(nn.Module):
     prior_eps
         kNN and mean priors are clipped to ``[prior_eps, 1 - prior_eps]`` before the logit.
 
+    Notes
+    -----
     Input standardisation (buffers ``motif_mean``, ``motif_std``, ``expr_mean``, ``expr_std``; see
     :meth:`set_input_scaling`) is fit by :func:`deepcage.tl.fit` and saved with the weights.
 
