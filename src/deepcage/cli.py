@@ -880,6 +880,12 @@ def _add_predict(sub) -> None:
     p.add_argument("--num-nodes", type=_positive_int, default=1, help="machines (with --devices; e.g. SLURM)")
     p.add_argument("--accelerator", default="auto", help="with --devices: 'gpu', 'cpu' or 'auto'")
     p.add_argument("--strategy", default="auto", help="with --devices: Lightning strategy (auto: DDP)")
+    p.add_argument(
+        "--samples",
+        nargs="+",
+        default=None,
+        help="predict only these samples of --data / --expr (default: all)",
+    )
     p.add_argument("--key-added", default="deepcage")
     p.add_argument("--fill-missing", action="store_true", help="TFs missing from --expr count as 0")
     p.add_argument("--batch-size", type=_positive_int, default=256)
@@ -897,7 +903,7 @@ def _other_rank(kw: dict) -> bool:
     return getattr(rank_zero_only, "rank", 0) != 0
 
 
-def _run_predict(args) -> int:
+def _predict_output(args) -> Path:
     if args.out is not None and args.out_option is not None and args.out != args.out_option:
         raise UsageError(f"Two outputs given: OUT {args.out} and --out {args.out_option}; give one.")
     if (args.out or args.out_option) is None:
@@ -906,15 +912,15 @@ def _run_predict(args) -> int:
         )
     out = Path(args.out or args.out_option)
     is_file = out.suffix == ".h5ad" or out.suffix.lower() in (".bw", ".bigwig")
-    out = _output_path(out, "output", overwrite=args.overwrite, folder=not is_file)
-    devices = _devices(args.devices)
-    if devices is not None or args.num_nodes > 1 or args.accelerator != "auto":
-        _check_trainer_options(args.accelerator, devices or "auto", args.strategy, num_nodes=args.num_nodes)
+    return _output_path(out, "output", overwrite=args.overwrite, folder=not is_file)
+
+
+def _predict_inputs(args):
+    """The data (or expression) and the loci of ``deepcage predict``, checked before the model loads."""
     if args.loci is not None and args.expr is None:
         raise UsageError("--loci goes with --expr; with --data the loci are those of the data file.")
-    model_dir = Path(args.model_dir)
-    if not model_dir.exists():
-        raise FileNotFoundError(f"model folder {model_dir}: not found.")
+    if not Path(args.model_dir).exists():
+        raise FileNotFoundError(f"model folder {args.model_dir}: not found.")
     for f in args.genome or []:
         _input_file(f, "genome FASTA")
     data = read_data(args.data) if args.data else None
@@ -927,9 +933,7 @@ def _run_predict(args) -> int:
                 "obsm:tf_expr": "normalised TF expression",
             },
         )
-    expr = None
-    if args.expr:
-        expr = read_expression(args.expr, args)
+    expr = read_expression(args.expr, args) if args.expr else None
     loci = None
     if args.loci:
         from .io import read_bed
@@ -952,15 +956,24 @@ def _run_predict(args) -> int:
             blacklist=_input_file(args.blacklist, "blacklist BED") if args.blacklist else None,
             names=False,
         )
+    return data, expr, loci
+
+
+def _run_predict(args) -> int:
+    out = _predict_output(args)
+    devices = _devices(args.devices)
+    if devices is not None or args.num_nodes > 1 or args.accelerator != "auto":
+        _check_trainer_options(args.accelerator, devices or "auto", args.strategy, num_nodes=args.num_nodes)
+    data, expr, loci = _predict_inputs(args)
     _threads(args)
     from .model import DeepCAGE
-    from .tl import predict
 
-    model = DeepCAGE.load(model_dir)
+    model = DeepCAGE.load(Path(args.model_dir))
     if devices is not None or args.num_nodes > 1:  # Lightning runs the prediction
         args.stack.enter_context(_one_line_lightning())
     kw = {
         "genome": args.genome,
+        "samples": args.samples,
         "key_added": args.key_added,
         "devices": devices,
         "num_nodes": args.num_nodes,
@@ -973,26 +986,39 @@ def _run_predict(args) -> int:
     if data is None:
         kw.update(expr=expr, fill_missing=args.fill_missing, loci=loci)
     if out.suffix == ".h5ad" and args.bin_size is None:
-        if data is not None:
-            from ._utils import get_modality
+        return _predict_in_memory(model, data, out, kw, args.key_added)
+    return _predict_streamed(model, data, out, kw, n_loci=None if loci is None else len(loci))
 
-            predict(model, data, **kw)
-            if _other_rank(kw):
-                return 0
-            get_modality(data, "atac").write_h5ad(out)
-        else:
-            new = predict(model, **kw)
-            if _other_rank(kw):
-                return 0
-            new.write_h5ad(out)
-        print(f"predictions written to {out} (layer {args.key_added!r})")
-        return 0
+
+def _predict_in_memory(model, data, out: Path, kw: dict, key: str) -> int:
+    from .tl import predict
+
+    if data is not None:
+        from ._utils import get_modality
+
+        predict(model, data, **kw)
+        if _other_rank(kw):
+            return 0
+        get_modality(data, "atac").write_h5ad(out)
+    else:
+        new = predict(model, **kw)
+        if _other_rank(kw):
+            return 0
+        new.write_h5ad(out)
+    print(f"predictions written to {out} (layer {key!r})")
+    return 0
+
+
+def _predict_streamed(model, data, out: Path, kw: dict, *, n_loci: int | None) -> int:
+    """bigWig tracks or a genome-wide .h5ad written chunk by chunk (dc.tl.predict_genome)."""
+    from .tl import predict_genome
+
     # an existing folder of tracks (--overwrite) is replaced once the new tracks are written, not before
     target = out.with_name(f".{out.name}.partial") if out.is_dir() else out
     if target != out and not _other_rank(kw):
         shutil.rmtree(target, ignore_errors=True)  # left by an interrupted run
     try:
-        paths = predict(model, data, out=target, **kw)
+        paths = predict_genome(model, out=target, adata=data, **kw)
     except BaseException:
         if target != out and not _other_rank(kw):
             shutil.rmtree(target, ignore_errors=True)
@@ -1003,9 +1029,8 @@ def _run_predict(args) -> int:
         _swap_in(target, out)
         paths = [out / Path(p).name for p in (paths if isinstance(paths, list) else [paths])]
     if out.suffix == ".h5ad":
-        print(
-            f"predictions of {len(loci):,} bins written to {out} (X; open with anndata.read_h5ad(backed='r'))"
-        )
+        size = f"{n_loci:,} bins" if n_loci is not None else "the loci"
+        print(f"predictions of {size} written to {out} (X; open with anndata.read_h5ad(backed='r'))")
         return 0
     paths = paths if isinstance(paths, list) else [paths]
     print(f"{len(paths)} bigWig track(s) written to {out}")
