@@ -146,8 +146,7 @@ class DeepCAGEModule(pl.LightningModule):
         y = torch.cat([t for _, t in self._val_out])
         self._val_out = []
         if self.trainer.world_size > 1:
-            out = self.all_gather(out).flatten()
-            y = self.all_gather(y).flatten()
+            out, y = self._gather_ragged(out), self._gather_ragged(y)
         row = {"epoch": int(self.current_epoch), "train_loss": self._epoch_train_loss()}
         row["val_loss"] = float(self._data_loss(out, y))
         row.update(_validation_metrics(self.task, out, y))
@@ -158,6 +157,15 @@ class DeepCAGEModule(pl.LightningModule):
                 self.log(key, value, prog_bar=True, sync_dist=True)
         self.log("train_loss_epoch", row["train_loss"], sync_dist=True)
         self.history.append(row)
+
+    def _gather_ragged(self, t: torch.Tensor) -> torch.Tensor:
+        """All ranks' 1-d tensors, concatenated: ranks may hold different numbers of validation pairs (their last
+        batches differ), and a collective needs equal sizes, so each is padded to the longest and trimmed back."""
+        sizes = self.all_gather(torch.tensor([t.numel()], device=t.device)).flatten()
+        longest = int(sizes.max())
+        padded = torch.cat([t, t.new_full((longest - t.numel(),), float("nan"))])
+        gathered = self.all_gather(padded).reshape(len(sizes), longest)
+        return torch.cat([gathered[r, : int(n)] for r, n in enumerate(sizes)])
 
     def on_train_epoch_end(self) -> None:
         if not self.history or self.history[-1]["epoch"] != self.current_epoch:  # no validation this epoch
