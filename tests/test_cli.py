@@ -114,6 +114,114 @@ def test_prepare_fit_predict_on_blood_cells(shared_data, tmp_path, capsys):
     np.testing.assert_allclose(at_loci, want["CD8"].layers["deepcage"].ravel(), atol=1e-5)
 
 
+# ENCODE DNase cell lines (hg19 peaks) -> hg38: the rows of expression/encode_tf_tpm.tsv, from
+# encode/encode_tf_tpm_rowid_to_cell.tsv (an inferred mapping, see the data README); A549 has RNA only
+_ENCODE_LINES = {"GM12878": "Gm12878", "HeLa-S3": "Helas3", "HUVEC": "Huvec", "K562": "K562"}
+_ENCODE_TPM_ROWS = {"GM12878": "21", "HeLa-S3": "25", "HUVEC": "11", "K562": "30", "A549": "1"}
+# where lifted peaks lie inside the FASTA's 10 Mb and outside the hg38 blacklist (chr21 is N or blacklisted
+# before 8.68 Mb); starts are multiples of the 200-bp bins
+_HG38_REGIONS = (("chr20", 5_000_000, 6_000_000), ("chr21", 8_680_000, 9_150_000))
+
+
+@pytest.fixture(scope="module")
+def encode_hg38(shared_data, tmp_path_factory):
+    """The four ENCODE DNase narrowPeaks lifted hg19 -> hg38 (dc.pp.liftover), a genes x samples TPM table."""
+    import deepcage as dc
+
+    d = shared_data
+    root = tmp_path_factory.mktemp("encode_hg38")
+    chain = d / "annotation" / "hg19ToHg38.over.chain.gz"
+    size = 10_000_000  # the FASTA holds chr20:1-10,000,000 and chr21:1-10,000,000
+    peaks = []
+    for sample, stem in _ENCODE_LINES.items():
+        hg19 = dc.io.read_narrowpeak(d / "encode" / f"wgEncodeAwgDnaseUwduke{stem}UniPk.narrowPeak.gz")
+        hg19 = hg19[hg19["chrom"].isin(["chr20", "chr21"])]
+        lifted = dc.pp.liftover(hg19, chain, progress=False)
+        assert lifted.attrs["genome"]["name"] == "hg38"
+        lifted = lifted[lifted["end"] <= size]
+        assert set(lifted["chrom"]) == {"chr20", "chr21"}
+        path = root / f"{sample}.narrowPeak"
+        columns = ["chrom", "start", "end", "name", "score", "strand", "signal", "pvalue", "qvalue", "summit"]
+        lifted[columns].to_csv(path, sep="\t", header=False, index=False)
+        peaks.append(path)
+    tpm = dc.datasets.encode_tf_tpm(d / "expression" / "encode_tf_tpm.tsv")
+    rows = list(_ENCODE_TPM_ROWS.values())
+    table = tpm[rows].to_df().T.set_axis(list(_ENCODE_TPM_ROWS), axis=1)  # genes x samples
+    table.index.name = "gene"
+    table.to_csv(root / "rna_tpm.tsv", sep="\t")
+    regions = root / "regions.bed"
+    regions.write_text("".join(f"{c}\t{s}\t{e}\n" for c, s, e in _HG38_REGIONS))
+    return {"peaks": peaks, "rna": root / "rna_tpm.tsv", "regions": regions}
+
+
+@pytest.mark.slow
+def test_prepare_fit_predict_genome_wide_on_hg38(shared_data, encode_hg38, tmp_path, capsys):
+    """hg38, both contigs: lifted ENCODE peaks -> .h5mu -> model -> one bigWig per RNA sample over both contigs,
+    equal to the in-place predictions at the prepared loci."""
+    d = shared_data
+    genome = str(d / "genome" / "hg38_chr20_chr21_1-10Mb.fa.gz")
+    blacklist = str(d / "annotation" / "hg38-blacklist.v2.bed")
+    rna = str(encode_hg38["rna"])
+    data = tmp_path / "encode.h5mu"
+    prepare = ["prepare", str(data), "--peaks", *map(str, encode_hg38["peaks"]), "--rna", rna]
+    prepare += ["--genome", genome, "--genome-name", "hg38"]
+    prepare += ["--motifs", str(d / "motifs" / "HOCOMOCOv11_core_HUMAN_mono_homer_format_0.001.motif")]
+    prepare += ["--motif-tf-table", str(d / "motifs" / "HOCOMOCOv11_HUMAN_mono_motifs_core.tsv")]
+    prepare += ["--regions", str(encode_hg38["regions"]), "--blacklist", blacklist, "--test", "K562"]
+    prepare += ["--test-regions", "chr20:5800000-6000000", "--no-progress"]
+    assert main(prepare) == 0
+    mdata = __import__("mudata").read_h5mu(data)
+    atac = mdata["atac"]
+    assert list(atac.obs_names) == list(_ENCODE_LINES)
+    assert atac.obs["split"].astype(str).tolist() == ["train"] * 3 + ["test"]
+    assert set(atac.var["chrom"].astype(str)) == {"chr20", "chr21"}
+    counts = atac.var["split"].astype(str).value_counts()
+    assert counts["train"] > 100 and counts["val"] > 5 and counts["test"] > 5
+    assert atac.uns["deepcage"]["genome"]["name"] == "hg38"
+    assert "A549" in set(mdata["rna"].obs_names)
+
+    model = tmp_path / "model"
+    fit = ["fit", str(data), str(model), "--preset", "small", "--hidden", "16", "--max-epochs", "2"]
+    assert main([*fit, "--no-progress"]) == 0
+    import deepcage as dc
+
+    assert dc.DeepCAGE.load(model).genome["name"] == "hg38"
+
+    out = tmp_path / "pred.h5ad"
+    assert main(["predict", str(model), str(out), "--expr", rna, "--no-progress"]) == 0
+    pred = anndata.read_h5ad(out)
+    assert set(pred.obs_names) == set(_ENCODE_TPM_ROWS) and list(pred.var_names) == list(atac.var_names)
+
+    # genome-wide over both contigs' regions: one bigWig per sample of the RNA table
+    tracks = tmp_path / "tracks"
+    genome_wide = ["predict", str(model), str(tracks), "--expr", rna, "--genome", genome, "--bin-size", "200"]
+    genome_wide += ["--regions", str(encode_hg38["regions"]), "--blacklist", blacklist, "--no-progress"]
+    assert main(genome_wide) == 0
+    assert sorted(p.name for p in tracks.iterdir()) == sorted(f"{s}.bw" for s in _ENCODE_TPM_ROWS)
+    in_place = tmp_path / "in_place.h5ad"
+    assert main(["predict", str(model), str(in_place), "--data", str(data), "--no-progress"]) == 0
+    want = anndata.read_h5ad(in_place)
+    assert "error" not in capsys.readouterr().err
+    import pyBigWig
+
+    n_bins = sum(e - s for _, s, e in _HG38_REGIONS) // 200
+    for sample in _ENCODE_TPM_ROWS:
+        with pyBigWig.open(str(tracks / f"{sample}.bw")) as bw:
+            assert bw.header()["nBasesCovered"] > 0
+            track = {f"{c}:{s}-{e}": v for c in bw.chroms() for s, e, v in bw.intervals(c) or ()}
+        assert {n.split(":")[0] for n in track} == {"chr20", "chr21"}
+        assert 0.5 * n_bins < len(track) <= n_bins  # every bin of the regions but the blacklisted ones
+        values = np.array(list(track.values()))
+        assert np.isfinite(values).all() and ((values >= 0) & (values <= 1)).all()
+        at_loci = np.array([track[n] for n in want.var_names])  # every prepared locus is a bin of the track
+        # the same --expr predictions in memory (every sample here is new RNA, its own neighbour if it trained)
+        np.testing.assert_allclose(at_loci, pred[sample].X.ravel(), atol=1e-5)
+        if (
+            sample == "K562"
+        ):  # held out: --data predicts it as --expr does (the RNA is normalised again: float32)
+            np.testing.assert_allclose(at_loci, want[sample].layers["deepcage"].ravel(), atol=1e-5)
+
+
 def _defaults(command: str) -> dict:
     sub = build_parser()._subparsers._group_actions[0].choices[command]
     return {a.dest: a.default for a in sub._actions if a.dest not in ("help",)}
