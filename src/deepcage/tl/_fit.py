@@ -148,14 +148,19 @@ def _training_targets(adata, layer, train_samples, task: str) -> np.ndarray:
     return rows.astype(np.uint8, copy=False)
 
 
-def _pos_weight(config: TrainConfig, y_train: np.ndarray, train_loci) -> float | None:
+def _target_sum(y_train: np.ndarray, train_loci) -> tuple[float, int]:
+    """Sum of the training pairs' targets and their number (one row at a time: no copy of the training block)."""
+    total = sum(float(y_train[i, train_loci].sum(dtype=np.float64)) for i in range(len(y_train)))
+    return total, len(y_train) * len(train_loci)
+
+
+def _pos_weight(config: TrainConfig, n_pos: float, n_pairs: int) -> float | None:
     """Check that some training pair is positive and resolve ``pos_weight='balanced'``."""
     if config.task == "classification":
-        n_pos = float(sum(int(y_train[i, train_loci].sum(dtype=np.int64)) for i in range(len(y_train))))
         if n_pos == 0:
             raise ValueError("No positive training pair: nothing to learn.")
         if config.pos_weight == "balanced":
-            return (len(y_train) * len(train_loci) - n_pos) / n_pos
+            return (n_pairs - n_pos) / n_pos
     return None if config.pos_weight is None else float(config.pos_weight)
 
 
@@ -207,11 +212,7 @@ def _sequence_codes(adata, genome, loci: pd.DataFrame, use_sequence: bool) -> tu
     return codes, gen.to_dict()
 
 
-#: Loci over which the kNN temperature is chosen (choose_temperature's default subset).
-_TEMPERATURE_LOCI = 50_000
-
-
-def _training_plan(config: TrainConfig, data, train_loci: np.ndarray, pos_weight):
+def _training_plan(config: TrainConfig, data, train_loci: np.ndarray, pos_weight, target_mean: float):
     """The training plan with the network's input scaling and (kNN prior / delta expression) its reference."""
     from ..model._module import DeepCAGEModule
 
@@ -228,25 +229,17 @@ def _training_plan(config: TrainConfig, data, train_loci: np.ndarray, pos_weight
     mean, std = _column_mean_std(data.motif, train_loci)
     plan.net.set_input_scaling(mean, std, expr.mean(), expr.std() if expr.size > 1 else 1.0)
     if config.prior is None:
-        _start_at_the_mean(plan.net, data.y, train_loci, config.task, pos_weight)
+        _start_at_the_mean(plan.net, target_mean, config.task, pos_weight)
     if config.uses_reference:
         if config.knn_temperature is None:
-            cols = np.asarray(train_loci)
-            if (
-                len(cols) > _TEMPERATURE_LOCI
-            ):  # the subset choose_temperature would draw, without a copy of all
-                pick = np.random.default_rng(config.seed).choice(
-                    len(cols), size=_TEMPERATURE_LOCI, replace=False
-                )
-                cols = cols[np.sort(pick)]
             config.knn_temperature, _ = choose_temperature(
-                expr, data.y[:, cols], task=config.task, seed=config.seed, max_loci=_TEMPERATURE_LOCI
+                expr, data.y, task=config.task, seed=config.seed, columns=train_loci
             )
         plan.net.set_reference(expr, config.knn_temperature)
     return plan
 
 
-def _start_at_the_mean(net, y, train_loci, task: str, pos_weight) -> None:
+def _start_at_the_mean(net, mean: float, task: str, pos_weight) -> None:
     """Start the output at the training pairs' mean (the best constant), not at P = 0.5.
 
     Early stopping often keeps an early epoch; with the output bias at 0 such a model predicts ~0.4 where 3 % of
@@ -255,8 +248,6 @@ def _start_at_the_mean(net, y, train_loci, task: str, pos_weight) -> None:
     """
     import torch
 
-    total = sum(float(y[i, train_loci].sum(dtype=np.float64)) for i in range(len(y)))
-    mean = total / max(1, len(y) * len(train_loci))
     if task == "classification":
         w = 1.0 if pos_weight is None else float(pos_weight)
         p = np.clip(w * mean / (w * mean + 1 - mean), 1e-4, 1 - 1e-4)
@@ -545,7 +536,8 @@ def fit(
     inputs = _read_inputs(adata, layer, tf_key, motif_key, train_samples, config.task)
     config = config.resolved(n_train_samples=len(train_samples), has_val=len(val_loci) > 0)
     y_train = inputs.y_train
-    config.pos_weight = _pos_weight(config, y_train, train_loci)
+    n_pos, n_pairs = _target_sum(y_train, train_loci)
+    config.pos_weight = _pos_weight(config, n_pos, n_pairs)
     motif_scan = _motif_scan(adata, motif_key, motifs, inputs.tfs)
     loci = loci_of(adata).copy()
     if "split" in adata.var:
@@ -559,7 +551,7 @@ def fit(
         np.ascontiguousarray(inputs.expr[train_samples]),
         y_train,
     )
-    plan = _training_plan(config, data, train_loci, config.pos_weight)
+    plan = _training_plan(config, data, train_loci, config.pos_weight, n_pos / max(1, n_pairs))
     datamodule = _data_module(config, runtime, data, train_loci, val_loci)
     result = TrainRunner(
         plan,

@@ -81,12 +81,14 @@ def choose_temperature(
     task: str = "classification",
     max_loci: int = 50_000,
     seed: int = 0,
+    columns: np.ndarray | None = None,
 ) -> tuple[float, pd.Series]:
     """The softmax temperature that best predicts each reference sample from the others (leave-one-out).
 
     Every reference sample is predicted from the other reference samples at each temperature; the score is the
     mean over samples of the average precision (classification) or Pearson r (regression) over the loci (a
-    random ``max_loci`` of them when there are more).
+    random ``max_loci`` of them when there are more). ``columns``: the loci (columns of ``ref_values``) to score,
+    default all; only the chosen subset is gathered, so a large label matrix is not copied.
 
     Returns
     -------
@@ -101,8 +103,10 @@ def choose_temperature(
         )
     if not len(temperatures) or min(temperatures) <= 0:
         raise ValueError(f"temperatures must be positive numbers, got {list(temperatures)}.")
-    if ref_values.shape[1] > max_loci:
-        cols = np.sort(np.random.default_rng(seed).choice(ref_values.shape[1], size=max_loci, replace=False))
+    cols = np.arange(ref_values.shape[1]) if columns is None else np.asarray(columns)
+    if len(cols) > max_loci:
+        cols = cols[np.sort(np.random.default_rng(seed).choice(len(cols), size=max_loci, replace=False))]
+    if columns is not None or len(cols) < ref_values.shape[1]:
         ref_values = ref_values[:, cols]
     ref_values = np.asarray(ref_values, dtype=np.float64)  # after the subset: no float64 copy of all loci
     own = np.arange(n)
