@@ -202,6 +202,175 @@ def _sizes(adata, test: list[str], loci: np.ndarray) -> str:
     return f"{int(loci.sum()):,} loci; open loci per held-out sample: {per} (prevalence {y.mean():.3f})"
 
 
+def _load(dc, real: bool, data, seed: int, max_epochs: int | None, progress: bool) -> dict:
+    """Step 1: the dataset, its held-out samples and loci, and the training options."""
+    region = None
+    if real:
+        _say(
+            "Building the blood-cell dataset (hg19 chr20: peaks -> labels, HOCOMOCO v11 motif scores, RNA) ..."
+        )
+        mdata = dc.datasets.heme(data, mudata=True, progress=progress)
+        epochs = max_epochs or 10
+        options = {"hidden": 256, "monitor": "val_loss"}  # few, sparse validation positives: stop on the loss
+    else:
+        _say(
+            "Generating the synthetic dataset (planted rule: open if a site of an expressed TF is present) ..."
+        )
+        mdata = dc.datasets.synthetic(rna=True, seed=seed)
+        epochs = max_epochs or 25
+        options = {}
+    adata, rna = mdata["atac"], mdata["rna"]
+    test = list(adata.obs_names[adata.obs["split"] == "test"])
+    if real:
+        # the dataset's own test region has too few open loci in the held-out cell types: choose one by rule
+        region, n_open = hold_out_region(adata, test, min_open=50)
+        counts = ", ".join(f"{s} {n}" for s, n in n_open.items())
+        _say(
+            "  held-out region {}:{:,}-{:,}: the first window of 10 % of the loci in which every held-out cell "
+            "type has >= 50 open loci ({})".format(*region, counts)
+        )
+    heldout = (adata.var["split"] == "test").to_numpy()
+    _say(
+        f"  {adata.n_obs} samples x {adata.n_vars:,} loci, {len(adata.uns['deepcage']['tfs'])} TFs; "
+        f"held out: samples {test}, {int(heldout.sum()):,} test loci; "
+        f"{100 * float(np.mean(adata.layers['binary'])):.1f} % open"
+    )
+    return {
+        "adata": adata,
+        "rna": rna,
+        "test": test,
+        "heldout": heldout,
+        "region": region,
+        "epochs": epochs,
+        "options": options,
+    }
+
+
+def _train_and_predict(dc, run: dict, seed: int, progress: bool):
+    """Steps 2-3: DeepCAGE and the sequence-only baseline; the held-out samples predicted from RNA alone."""
+    adata, rna, test, epochs = run["adata"], run["rna"], run["test"], run["epochs"]
+    _say(f"Training DeepCAGE (small preset, up to {epochs} epochs, CPU works) ...")
+    fit_kwargs = {"preset": "small", "max_epochs": epochs, "progress_bar": progress, **run["options"]}
+    model = dc.tl.fit(adata, seed=seed, **fit_kwargs)
+    _say(f"  {model}")
+    _say(
+        f"Training the sequence-only baseline (the same network without expression, up to {epochs} epochs) ..."
+    )
+    # what dc.tl.baselines(methods=("sequence",)) does, with the demo's progress setting for the prediction too
+    sequence_only = dc.tl.fit(
+        adata, seed=seed, use_expression=False, prior=None, delta_expression=False, **fit_kwargs
+    )
+    dc.tl.predict(sequence_only, adata, key_added="baseline_sequence", progress=progress)
+
+    _say("Predicting the held-out samples from their RNA alone ...")
+    from_rna = dc.tl.predict(model, expr=rna[test], progress=progress)
+    dc.tl.predict(model, adata, progress=progress)
+    same = np.allclose(from_rna.layers["deepcage"], adata[test].layers["deepcage"], atol=1e-5)
+    _say(f"  predictions from RNA alone match in-AnnData predictions: {same}")
+    rna_only = [s for s in rna.obs_names if s not in adata.obs_names]
+    if rna_only:
+        new = dc.tl.predict(model, expr=rna[rna_only], progress=progress)
+        frac = {s: f"{100 * float(np.mean(new[s].layers['deepcage'] > 0.5)):.1f} %" for s in new.obs_names}
+        _say(f"  samples with RNA but no ATAC, predicted open fraction: {frac}")
+    return model
+
+
+def _score_both_questions(
+    dc, run: dict, seed: int
+) -> tuple[pd.DataFrame, list[str], pd.DataFrame, list[str]]:
+    """Step 4: the tables of questions (a) and (b), printed."""
+    adata, test, heldout = run["adata"], run["test"], run["heldout"]
+    dc.tl.baselines(adata, methods=("locus_mean", "expression_knn"), seed=seed)
+    labelled = ~heldout  # training + validation loci: the model holds the training samples' labels there
+    table_a, notes_a = score_table(
+        adata, ("deepcage", "expression_knn", "locus_mean"), samples=test, loci=labelled
+    )
+    _print_table(
+        "(a) Held-out samples x loci with training labels (a new cell type on known loci)",
+        "Every method knows these loci's labels in the training samples; locus_mean = their average, "
+        "expression_knn = weighted by TF-expression similarity; deepcage reads the RNA and the sequence too.",
+        table_a,
+        _sizes(adata, test, labelled),
+        notes_a,
+    )
+    table_b, notes_b = score_table(adata, ("deepcage", "sequence_only"), samples=test, loci=heldout)
+    _print_table(
+        "(b) Held-out samples x held-out loci (never trained on, no labels)",
+        "Only sequence (and RNA) can predict here; sequence_only = the same network without the expression branch "
+        "(so also without the motif scores, which enter through it). "
+        "locus_mean and expression_knn need labels at these loci and are not shown.",
+        table_b,
+        _sizes(adata, test, heldout),
+        notes_b,
+    )
+    _say(
+        "  AP: mean cell-wise average precision (higher is better); ECE / Brier: calibration (lower is better)."
+    )
+    return table_a, notes_a, table_b, notes_b
+
+
+def _rank_tfs(dc, model, run: dict, real: bool, data, progress: bool) -> tuple[pd.DataFrame, str | None]:
+    """Step 5: the GIS ranking in the first held-out sample, and the planted TF (synthetic data only)."""
+    adata, test, heldout = run["adata"], run["test"], run["heldout"]
+    sample = test[0]
+    k = list(adata.obs_names).index(sample)
+    planted = None
+    if real:
+        center, window = "JAG1", 100_000
+        tss = dc.datasets.fetch("annotation/refGene_hg19_TSS.bed", path=data)
+    else:
+        # a held-out locus with a single planted site, of a TF this sample expresses: that TF should lead
+        truth = adata.uns["synthetic"]
+        sites, on = np.asarray(truth["sites"]), np.asarray(truth["tf_on"])[k]
+        single = (sites.sum(axis=1) == 1) & (sites[:, on].sum(axis=1) == 1) & heldout
+        locus = int(np.flatnonzero(single)[0])
+        center, window, tss = adata.var_names[locus], 100, None
+        planted = truth["tfs"][int(np.flatnonzero(sites[locus])[0])]
+    ranking = dc.tl.gis(model, adata, sample, center=center, window=window, tss=tss, progress=progress)
+    _say("")
+    _say(f"Top TFs by gene importance score in {sample} around {center}:")
+    _say(ranking.head(5).to_string(index=False))
+    if not real:
+        rank = int(ranking.set_index("tf").loc[planted, "rank"])
+        _say(
+            f"  (the locus holds one planted site, of {planted}, which {sample} expresses: ranked {rank} of {len(ranking)})"
+        )
+    return ranking, planted
+
+
+def _figure(dc, run: dict, ranking: pd.DataFrame, planted: str | None, path: Path) -> Path:
+    """Step 6: ``demo.png`` (PR curves of (a) and (b), calibration, TF ranking)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    adata, test, heldout = run["adata"], run["test"], run["heldout"]
+    labelled = ~heldout
+    fig, axes = plt.subplots(2, 2, figsize=(14, 10.5))
+    ax = dc.pl.pr_curves(
+        adata,
+        samples=test,
+        loci=labelled,
+        baseline=["baseline_expression_knn", "baseline_locus_mean"],
+        ax=axes[0, 0],
+        show=False,
+    )
+    ax.set_title("(a) held-out samples x loci with training labels")
+    ax = dc.pl.pr_curves(
+        adata, samples=test, loci=heldout, baseline="baseline_sequence", ax=axes[0, 1], show=False
+    )
+    ax.set_title("(b) held-out samples x held-out loci")
+    adata.var["loci"] = np.where(heldout, "held-out loci", "loci with training labels")
+    ax = dc.pl.calibration(adata, samples=test, loci="all", groupby="loci", ax=axes[1, 0], show=False)
+    ax.set_title(f"deepcage calibration on the held-out samples ({', '.join(test)})")
+    fig.axes[-1].yaxis.set_minor_formatter(NullFormatter())  # the histogram panel: no crowded minor labels
+    del adata.var["loci"]
+    dc.pl.gis(ranking, n_top=10, highlight=None if planted is None else [planted], ax=axes[1, 1], show=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def run_demo(
     outdir: str | os.PathLike = "deepcage_demo",
     *,
@@ -250,9 +419,6 @@ def run_demo(
     matplotlib.use("Agg")
     import logging
 
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
-
     import deepcage as dc
 
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
@@ -261,136 +427,11 @@ def run_demo(
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
 
-    region = None
-    if real:
-        _say(
-            "Building the blood-cell dataset (hg19 chr20: peaks -> labels, HOCOMOCO v11 motif scores, RNA) ..."
-        )
-        mdata = dc.datasets.heme(data, mudata=True, progress=progress)
-        epochs = max_epochs or 10
-        options = {"hidden": 256, "monitor": "val_loss"}  # few, sparse validation positives: stop on the loss
-    else:
-        _say(
-            "Generating the synthetic dataset (planted rule: open if a site of an expressed TF is present) ..."
-        )
-        mdata = dc.datasets.synthetic(rna=True, seed=seed)
-        epochs = max_epochs or 25
-        options = {}
-    adata, rna = mdata["atac"], mdata["rna"]
-    test = list(adata.obs_names[adata.obs["split"] == "test"])
-    if real:
-        # the dataset's own test region has too few open loci in the held-out cell types: choose one by rule
-        region, n_open = hold_out_region(adata, test, min_open=50)
-        counts = ", ".join(f"{s} {n}" for s, n in n_open.items())
-        _say(
-            "  held-out region {}:{:,}-{:,}: the first window of 10 % of the loci in which every held-out cell "
-            "type has >= 50 open loci ({})".format(*region, counts)
-        )
-    heldout = (adata.var["split"] == "test").to_numpy()
-    _say(
-        f"  {adata.n_obs} samples x {adata.n_vars:,} loci, {len(adata.uns['deepcage']['tfs'])} TFs; "
-        f"held out: samples {test}, {int(heldout.sum()):,} test loci; "
-        f"{100 * float(np.mean(adata.layers['binary'])):.1f} % open"
-    )
-
-    _say(f"Training DeepCAGE (small preset, up to {epochs} epochs, CPU works) ...")
-    fit_kwargs = {"preset": "small", "max_epochs": epochs, "progress_bar": progress, **options}
-    model = dc.tl.fit(adata, seed=seed, **fit_kwargs)
-    _say(f"  {model}")
-    _say(
-        f"Training the sequence-only baseline (the same network without expression, up to {epochs} epochs) ..."
-    )
-    # what dc.tl.baselines(methods=("sequence",)) does, with the demo's progress setting for the prediction too
-    sequence_only = dc.tl.fit(
-        adata, seed=seed, use_expression=False, prior=None, delta_expression=False, **fit_kwargs
-    )
-    dc.tl.predict(sequence_only, adata, key_added="baseline_sequence", progress=progress)
-
-    _say("Predicting the held-out samples from their RNA alone ...")
-    from_rna = dc.tl.predict(model, expr=rna[test], progress=progress)
-    dc.tl.predict(model, adata, progress=progress)
-    same = np.allclose(from_rna.layers["deepcage"], adata[test].layers["deepcage"], atol=1e-5)
-    _say(f"  predictions from RNA alone match in-AnnData predictions: {same}")
-    rna_only = [s for s in rna.obs_names if s not in adata.obs_names]
-    if rna_only:
-        new = dc.tl.predict(model, expr=rna[rna_only], progress=progress)
-        frac = {s: f"{100 * float(np.mean(new[s].layers['deepcage'] > 0.5)):.1f} %" for s in new.obs_names}
-        _say(f"  samples with RNA but no ATAC, predicted open fraction: {frac}")
-
-    dc.tl.baselines(adata, methods=("locus_mean", "expression_knn"), seed=seed)
-    labelled = ~heldout  # training + validation loci: the model holds the training samples' labels there
-    table_a, notes_a = score_table(
-        adata, ("deepcage", "expression_knn", "locus_mean"), samples=test, loci=labelled
-    )
-    _print_table(
-        "(a) Held-out samples x loci with training labels (a new cell type on known loci)",
-        "Every method knows these loci's labels in the training samples; locus_mean = their average, "
-        "expression_knn = weighted by TF-expression similarity; deepcage reads the RNA and the sequence too.",
-        table_a,
-        _sizes(adata, test, labelled),
-        notes_a,
-    )
-    table_b, notes_b = score_table(adata, ("deepcage", "sequence_only"), samples=test, loci=heldout)
-    _print_table(
-        "(b) Held-out samples x held-out loci (never trained on, no labels)",
-        "Only sequence (and RNA) can predict here; sequence_only = the same network without the expression branch "
-        "(so also without the motif scores, which enter through it). "
-        "locus_mean and expression_knn need labels at these loci and are not shown.",
-        table_b,
-        _sizes(adata, test, heldout),
-        notes_b,
-    )
-    _say(
-        "  AP: mean cell-wise average precision (higher is better); ECE / Brier: calibration (lower is better)."
-    )
-
-    sample = test[0]
-    k = list(adata.obs_names).index(sample)
-    if real:
-        center, window = "JAG1", 100_000
-        tss = dc.datasets.fetch("annotation/refGene_hg19_TSS.bed", path=data)
-    else:
-        # a held-out locus with a single planted site, of a TF this sample expresses: that TF should lead
-        truth = adata.uns["synthetic"]
-        sites, on = np.asarray(truth["sites"]), np.asarray(truth["tf_on"])[k]
-        single = (sites.sum(axis=1) == 1) & (sites[:, on].sum(axis=1) == 1) & heldout
-        locus = int(np.flatnonzero(single)[0])
-        center, window, tss = adata.var_names[locus], 100, None
-        planted = truth["tfs"][int(np.flatnonzero(sites[locus])[0])]
-    ranking = dc.tl.gis(model, adata, sample, center=center, window=window, tss=tss, progress=progress)
-    _say("")
-    _say(f"Top TFs by gene importance score in {sample} around {center}:")
-    _say(ranking.head(5).to_string(index=False))
-    if not real:
-        rank = int(ranking.set_index("tf").loc[planted, "rank"])
-        _say(
-            f"  (the locus holds one planted site, of {planted}, which {sample} expresses: ranked {rank} of {len(ranking)})"
-        )
-
-    fig, axes = plt.subplots(2, 2, figsize=(14, 10.5))
-    ax = dc.pl.pr_curves(
-        adata,
-        samples=test,
-        loci=labelled,
-        baseline=["baseline_expression_knn", "baseline_locus_mean"],
-        ax=axes[0, 0],
-        show=False,
-    )
-    ax.set_title("(a) held-out samples x loci with training labels")
-    ax = dc.pl.pr_curves(
-        adata, samples=test, loci=heldout, baseline="baseline_sequence", ax=axes[0, 1], show=False
-    )
-    ax.set_title("(b) held-out samples x held-out loci")
-    adata.var["loci"] = np.where(heldout, "held-out loci", "loci with training labels")
-    ax = dc.pl.calibration(adata, samples=test, loci="all", groupby="loci", ax=axes[1, 0], show=False)
-    ax.set_title(f"deepcage calibration on the held-out samples ({', '.join(test)})")
-    fig.axes[-1].yaxis.set_minor_formatter(NullFormatter())  # the histogram panel: no crowded minor labels
-    del adata.var["loci"]
-    dc.pl.gis(ranking, n_top=10, highlight=None if real else [planted], ax=axes[1, 1], show=False)
-    fig.tight_layout()
-    figure = out / "demo.png"
-    fig.savefig(figure, dpi=110)
-    plt.close(fig)
+    run = _load(dc, real, data, seed, max_epochs, progress)
+    model = _train_and_predict(dc, run, seed, progress)
+    table_a, notes_a, table_b, notes_b = _score_both_questions(dc, run, seed)
+    ranking, planted = _rank_tfs(dc, model, run, real, data, progress)
+    figure = _figure(dc, run, ranking, planted, out / "demo.png")
     model_dir = model.save(out / "model", overwrite=True)
     elapsed = time.perf_counter() - t0
     _say(f"Wrote {figure} and {model_dir} in {elapsed:.0f} s.")
@@ -398,7 +439,7 @@ def run_demo(
         "labelled_loci": table_a,
         "heldout_loci": table_b,
         "notes": notes_a + notes_b,
-        "test_region": region,
+        "test_region": run["region"],
         "gis": ranking,
         "figure": figure,
         "model": model_dir,

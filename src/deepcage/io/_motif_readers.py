@@ -197,6 +197,216 @@ def _parse_background(path, lineno: int, tokens: list[str]) -> np.ndarray:
     return bg / bg.sum()
 
 
+class _MemeReader:
+    """One pass over a MEME file (:func:`read_meme`): the motifs read so far and the section being read.
+
+    ``state`` is ``top`` (between sections), ``background``, ``alphabet_block``, ``matrix`` (rows of a
+    letter-probability matrix) or ``skip_matrix`` (a log-odds matrix).
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.motifs: list[Motif] = []
+        self.background: np.ndarray | None = None
+        self.cur: dict | None = None
+        self.state = "top"
+        self.matrix: dict | None = None
+
+    def read(self) -> list[Motif]:
+        path = self.path
+        for lineno, line in _iter_lines(path):
+            text = line.strip()
+            if not self._section_line(lineno, text) and text:
+                self._top_line(lineno, text)
+        if self.state == "matrix" and self.matrix is not None and self.matrix["w"] is not None:
+            self._finish_matrix(None)
+        self._finish_motif(None)
+        if not self.motifs:
+            raise ValueError(
+                f"{path}: no motifs found; expected 'MOTIF id' sections with a 'letter-probability matrix' (MEME format)."
+            )
+        return self.motifs
+
+    def _finish_matrix(self, lineno: int | None) -> None:
+        path, cur, matrix = self.path, self.cur, self.matrix
+        if matrix is None:
+            return
+        n = len(matrix["rows"])
+        where = f"line {lineno}" if lineno else "the end of the file"
+        if matrix["w"] is not None and n != matrix["w"]:
+            raise ValueError(
+                f"{path}, line {matrix['lineno']}: motif {cur['name']!r} declares w= {matrix['w']} but has {n} "
+                f"matrix rows before {where} (width mismatch; truncated file?)."
+            )
+        if n == 0:
+            raise ValueError(
+                f"{path}, line {matrix['lineno']}: motif {cur['name']!r} has an empty letter-probability matrix."
+            )
+        cur["rows"] = matrix["rows"]
+        self.matrix = None
+        self.state = "top"
+
+    def _finish_motif(self, lineno: int | None) -> None:
+        path = self.path
+        self._finish_matrix(lineno)
+        cur = self.cur
+        if cur is None:
+            return
+        if cur["rows"] is None:
+            where = f"line {lineno}" if lineno else "the end of the file"
+            raise ValueError(
+                f"{path}, line {cur['lineno']}: MOTIF {cur['name']!r} has no 'letter-probability matrix:' "
+                f"section before {where}."
+            )
+        meta = {k: v for k, v in cur["meta"].items() if v is not None}
+        meta.update(source=str(path), format="meme")
+        if self.background is not None:
+            meta["background"] = self.background.copy()
+        tf = cur["meta"].get("alt_name") or _tf_from_name(cur["name"])
+        self.motifs.append(_make_motif(path, cur["lineno"], cur["name"], cur["rows"], tf=tf, meta=meta))
+        self.cur = None
+
+    def _section_line(self, lineno: int, text: str) -> bool:
+        """Read a line of the current section; False when the section ends and the line is a top-level one."""
+        if self.state == "matrix" and self._matrix_line(lineno, text):
+            return True
+        if self.state == "background":
+            if not text:
+                return True
+            if _parse_floats(text.split()[1::2]) is not None and not text.startswith("MOTIF"):
+                self.background = _parse_background(self.path, lineno, text.split())
+                self.state = "top"
+                return True
+            self.state = "top"
+        if self.state == "alphabet_block":
+            if text.upper().startswith("END ALPHABET"):
+                self.state = "top"
+            return True
+        if self.state == "skip_matrix":
+            if not text or _parse_floats(text.split()) is not None:
+                return True
+            self.state = "top"
+        return False
+
+    def _matrix_line(self, lineno: int, text: str) -> bool:
+        """A row of the letter-probability matrix; False when the matrix (without ``w=``) ended before ``text``."""
+        path, cur, matrix = self.path, self.cur, self.matrix
+        if not text:
+            if matrix["w"] is None and matrix["rows"]:
+                self._finish_matrix(lineno)
+            return True
+        values = _parse_floats(text.split())
+        if values is None:
+            if matrix["w"] is None and matrix["rows"]:
+                self._finish_matrix(lineno)  # then the caller reads this line
+                return False
+            if matrix["rows"]:
+                raise ValueError(
+                    f"{path}, line {lineno}: motif {cur['name']!r} declares w= {matrix['w']} (line "
+                    f"{matrix['lineno']}) but only {len(matrix['rows'])} matrix rows come before {text[:40]!r} "
+                    "(width mismatch; truncated motif?)."
+                )
+            raise ValueError(
+                f"{path}, line {lineno}: expected {matrix['alength']} numbers (A C G T probabilities) in "
+                f"row {len(matrix['rows']) + 1} of motif {cur['name']!r}"
+                + (f" (w= {matrix['w']})" if matrix["w"] is not None else "")
+                + f", got {text[:60]!r}."
+            )
+        if len(values) != matrix["alength"]:
+            raise ValueError(
+                f"{path}, line {lineno}: expected {matrix['alength']} numbers (A C G T probabilities) in "
+                f"row {len(matrix['rows']) + 1} of motif {cur['name']!r}, got {len(values)}: {text[:60]!r}."
+            )
+        matrix["rows"].append(values)
+        if matrix["w"] is not None and len(matrix["rows"]) == matrix["w"]:
+            self._finish_matrix(lineno)
+        return True
+
+    def _top_line(self, lineno: int, text: str) -> None:
+        """A line between sections: a header, ``MOTIF``, the start of a matrix, ``URL``, or skipped."""
+        path, cur = self.path, self.cur
+        if text.startswith("MEME version"):
+            pass
+        elif text.startswith("ALPHABET"):
+            self._alphabet(lineno, text)
+        elif text.startswith("Background letter frequencies"):
+            self.state = "background"
+        elif text.startswith("MOTIF"):
+            self._finish_motif(lineno)
+            fields = text.split()
+            if len(fields) < 2:
+                raise ValueError(
+                    f"{path}, line {lineno}: 'MOTIF' needs an identifier: 'MOTIF id [alternate name]'."
+                )
+            alt = " ".join(fields[2:]) or None
+            self.cur = {"lineno": lineno, "name": fields[1], "rows": None, "meta": {"alt_name": alt}}
+        elif text.startswith("letter-probability matrix"):
+            self._start_matrix(lineno, text)
+        elif text.startswith("log-odds matrix"):
+            self.state = "skip_matrix"
+        elif text.startswith("URL") and cur is not None:
+            url = text[3:].strip()
+            if url and url != "BLANK":
+                cur["meta"]["url"] = url
+        elif _parse_floats(text.split()) is not None:
+            if cur is not None and cur["rows"] is not None:
+                raise ValueError(
+                    f"{path}, line {lineno}: motif {cur['name']!r} has more matrix rows than its w= "
+                    f"{len(cur['rows'])} (width mismatch)."
+                )
+            raise ValueError(
+                f"{path}, line {lineno}: numbers outside a letter-probability matrix; expected a MEME file "
+                "('MEME version 4', 'MOTIF id', 'letter-probability matrix: alength= 4 w= ...')."
+            )
+        # other lines (strands:, log-odds matrices, MEME output sections) are skipped
+
+    def _alphabet(self, lineno: int, text: str) -> None:
+        rest = text[len("ALPHABET") :].strip()
+        if rest.startswith("="):
+            letters = rest[1:].strip().upper()
+            if letters not in ("ACGT", "ACGU"):
+                raise ValueError(
+                    f"{self.path}, line {lineno}: ALPHABET= {letters} is not DNA; deepcage reads ACGT motifs only."
+                )
+        elif "DNA" in rest.upper() or "RNA" in rest.upper():
+            self.state = "alphabet_block"
+        else:
+            raise ValueError(
+                f"{self.path}, line {lineno}: custom alphabet {rest!r} is not DNA; expected ALPHABET= ACGT."
+            )
+
+    def _start_matrix(self, lineno: int, text: str) -> None:
+        """``letter-probability matrix: alength= 4 w= ... nsites= ... E= ...``."""
+        path, cur = self.path, self.cur
+        if cur is None:
+            raise ValueError(f"{path}, line {lineno}: 'letter-probability matrix' outside a MOTIF section.")
+        if cur["rows"] is not None:
+            raise ValueError(
+                f"{path}, line {lineno}: motif {cur['name']!r} has a second letter-probability matrix."
+            )
+        params = dict(re.findall(r"(\w+)\s*=\s*(\S+)", text.split(":", 1)[1] if ":" in text else ""))
+        try:
+            alength = int(params.get("alength", 4))
+            width = int(params["w"]) if "w" in params else None
+        except ValueError:
+            raise ValueError(
+                f"{path}, line {lineno}: could not read 'alength= <int> w= <int>' from {text[:80]!r}."
+            ) from None
+        if alength != 4:
+            raise ValueError(
+                f"{path}, line {lineno}: motif {cur['name']!r} has alength= {alength}; DNA motifs need 4."
+            )
+        if width is not None and width <= 0:
+            raise ValueError(f"{path}, line {lineno}: motif {cur['name']!r} has w= {width}.")
+        for key in ("nsites", "E"):
+            if key in params:
+                cur["meta"][key] = (
+                    _parse_floats([params[key]])[0] if _parse_floats([params[key]]) else params[key]
+                )
+        self.matrix = {"lineno": lineno, "alength": alength, "w": width, "rows": []}
+        self.state = "matrix"
+
+
 def read_meme(path: PathLike) -> list[Motif]:
     """Read a MEME motif file (minimal MEME format or full MEME output; plain or gzip).
 
@@ -230,185 +440,7 @@ def read_meme(path: PathLike) -> list[Motif]:
     >>> len(motifs)  # doctest: +SKIP
     1443
     """
-    path = Path(path)
-    motifs: list[Motif] = []
-    background: np.ndarray | None = None
-    cur: dict | None = None
-    state = "top"  # top | background | alphabet_block | matrix | skip_matrix
-    matrix: dict | None = None
-
-    def finish_matrix(lineno: int | None) -> None:
-        nonlocal matrix, state
-        if matrix is None:
-            return
-        n = len(matrix["rows"])
-        where = f"line {lineno}" if lineno else "the end of the file"
-        if matrix["w"] is not None and n != matrix["w"]:
-            raise ValueError(
-                f"{path}, line {matrix['lineno']}: motif {cur['name']!r} declares w= {matrix['w']} but has {n} "
-                f"matrix rows before {where} (width mismatch; truncated file?)."
-            )
-        if n == 0:
-            raise ValueError(
-                f"{path}, line {matrix['lineno']}: motif {cur['name']!r} has an empty letter-probability matrix."
-            )
-        cur["rows"] = matrix["rows"]
-        matrix = None
-        state = "top"
-
-    def finish_motif(lineno: int | None) -> None:
-        nonlocal cur
-        finish_matrix(lineno)
-        if cur is None:
-            return
-        if cur["rows"] is None:
-            where = f"line {lineno}" if lineno else "the end of the file"
-            raise ValueError(
-                f"{path}, line {cur['lineno']}: MOTIF {cur['name']!r} has no 'letter-probability matrix:' "
-                f"section before {where}."
-            )
-        meta = {k: v for k, v in cur["meta"].items() if v is not None}
-        meta.update(source=str(path), format="meme")
-        if background is not None:
-            meta["background"] = background.copy()
-        tf = cur["meta"].get("alt_name") or _tf_from_name(cur["name"])
-        motifs.append(_make_motif(path, cur["lineno"], cur["name"], cur["rows"], tf=tf, meta=meta))
-        cur = None
-
-    for lineno, line in _iter_lines(path):
-        text = line.strip()
-        if state == "matrix":
-            if not text:
-                if matrix["w"] is None and matrix["rows"]:
-                    finish_matrix(lineno)
-                continue
-            values = _parse_floats(text.split())
-            if values is None:
-                if matrix["w"] is None and matrix["rows"]:
-                    finish_matrix(lineno)  # then handle this line below
-                elif matrix["rows"]:
-                    raise ValueError(
-                        f"{path}, line {lineno}: motif {cur['name']!r} declares w= {matrix['w']} (line "
-                        f"{matrix['lineno']}) but only {len(matrix['rows'])} matrix rows come before {text[:40]!r} "
-                        "(width mismatch; truncated motif?)."
-                    )
-                else:
-                    raise ValueError(
-                        f"{path}, line {lineno}: expected {matrix['alength']} numbers (A C G T probabilities) in "
-                        f"row {len(matrix['rows']) + 1} of motif {cur['name']!r}"
-                        + (f" (w= {matrix['w']})" if matrix["w"] is not None else "")
-                        + f", got {text[:60]!r}."
-                    )
-            else:
-                if len(values) != matrix["alength"]:
-                    raise ValueError(
-                        f"{path}, line {lineno}: expected {matrix['alength']} numbers (A C G T probabilities) in "
-                        f"row {len(matrix['rows']) + 1} of motif {cur['name']!r}, got {len(values)}: {text[:60]!r}."
-                    )
-                matrix["rows"].append(values)
-                if matrix["w"] is not None and len(matrix["rows"]) == matrix["w"]:
-                    finish_matrix(lineno)
-                continue
-        if state == "background":
-            if not text:
-                continue
-            if _parse_floats(text.split()[1::2]) is not None and not text.startswith("MOTIF"):
-                background = _parse_background(path, lineno, text.split())
-                state = "top"
-                continue
-            state = "top"
-        if state == "alphabet_block":
-            if text.upper().startswith("END ALPHABET"):
-                state = "top"
-            continue
-        if state == "skip_matrix":
-            if not text or _parse_floats(text.split()) is not None:
-                continue
-            state = "top"
-        if not text:
-            continue
-        if text.startswith("MEME version"):
-            pass
-        elif text.startswith("ALPHABET"):
-            rest = text[len("ALPHABET") :].strip()
-            if rest.startswith("="):
-                letters = rest[1:].strip().upper()
-                if letters not in ("ACGT", "ACGU"):
-                    raise ValueError(
-                        f"{path}, line {lineno}: ALPHABET= {letters} is not DNA; deepcage reads ACGT motifs only."
-                    )
-            elif "DNA" in rest.upper() or "RNA" in rest.upper():
-                state = "alphabet_block"
-            else:
-                raise ValueError(
-                    f"{path}, line {lineno}: custom alphabet {rest!r} is not DNA; expected ALPHABET= ACGT."
-                )
-        elif text.startswith("Background letter frequencies"):
-            state = "background"
-        elif text.startswith("MOTIF"):
-            finish_motif(lineno)
-            fields = text.split()
-            if len(fields) < 2:
-                raise ValueError(
-                    f"{path}, line {lineno}: 'MOTIF' needs an identifier: 'MOTIF id [alternate name]'."
-                )
-            alt = " ".join(fields[2:]) or None
-            cur = {"lineno": lineno, "name": fields[1], "rows": None, "meta": {"alt_name": alt}}
-        elif text.startswith("letter-probability matrix"):
-            if cur is None:
-                raise ValueError(
-                    f"{path}, line {lineno}: 'letter-probability matrix' outside a MOTIF section."
-                )
-            if cur["rows"] is not None:
-                raise ValueError(
-                    f"{path}, line {lineno}: motif {cur['name']!r} has a second letter-probability matrix."
-                )
-            params = dict(re.findall(r"(\w+)\s*=\s*(\S+)", text.split(":", 1)[1] if ":" in text else ""))
-            try:
-                alength = int(params.get("alength", 4))
-                width = int(params["w"]) if "w" in params else None
-            except ValueError:
-                raise ValueError(
-                    f"{path}, line {lineno}: could not read 'alength= <int> w= <int>' from {text[:80]!r}."
-                ) from None
-            if alength != 4:
-                raise ValueError(
-                    f"{path}, line {lineno}: motif {cur['name']!r} has alength= {alength}; DNA motifs need 4."
-                )
-            if width is not None and width <= 0:
-                raise ValueError(f"{path}, line {lineno}: motif {cur['name']!r} has w= {width}.")
-            for key in ("nsites", "E"):
-                if key in params:
-                    cur["meta"][key] = (
-                        _parse_floats([params[key]])[0] if _parse_floats([params[key]]) else params[key]
-                    )
-            matrix = {"lineno": lineno, "alength": alength, "w": width, "rows": []}
-            state = "matrix"
-        elif text.startswith("log-odds matrix"):
-            state = "skip_matrix"
-        elif text.startswith("URL") and cur is not None:
-            url = text[3:].strip()
-            if url and url != "BLANK":
-                cur["meta"]["url"] = url
-        elif _parse_floats(text.split()) is not None:
-            if cur is not None and cur["rows"] is not None:
-                raise ValueError(
-                    f"{path}, line {lineno}: motif {cur['name']!r} has more matrix rows than its w= "
-                    f"{len(cur['rows'])} (width mismatch)."
-                )
-            raise ValueError(
-                f"{path}, line {lineno}: numbers outside a letter-probability matrix; expected a MEME file "
-                "('MEME version 4', 'MOTIF id', 'letter-probability matrix: alength= 4 w= ...')."
-            )
-        # other lines (strands:, log-odds matrices, MEME output sections) are skipped
-    if state == "matrix" and matrix is not None and matrix["w"] is not None:
-        finish_matrix(None)
-    finish_motif(None)
-    if not motifs:
-        raise ValueError(
-            f"{path}: no motifs found; expected 'MOTIF id' sections with a 'letter-probability matrix' (MEME format)."
-        )
-    return motifs
+    return _MemeReader(Path(path)).read()
 
 
 # --------------------------------------------------------------------------------------------------
