@@ -116,10 +116,10 @@ def known_chrom_sizes(genome=None, bins=None) -> dict | None:
     if isinstance(bins, pd.DataFrame):
         rec = bins.attrs.get("genome")
     else:
-        from ._utils import get_modality
+        from ._utils import genome_record
 
         try:
-            rec = (get_modality(bins, "atac").uns.get("deepcage", {}) or {}).get("genome")
+            rec = genome_record(bins)
         except (TypeError, KeyError):
             rec = None
     return (rec or {}).get("chrom_sizes") if isinstance(rec, dict) else None

@@ -1,6 +1,12 @@
-"""Reading values out of an AnnData: samples/loci chosen by split, names or mask, and layers as dense arrays.
+"""The one place that reads values out of an AnnData (after scanpy's ``sc.get._get_obs_rep``).
 
-Shared by the tools (evaluate, baselines, filters) and the plots.
+- :func:`select`: samples/loci chosen by split, names or mask;
+- :func:`get_layer`, :func:`dense`: ``X`` or a layer, optionally as a dense array;
+- :func:`default_layer`, :func:`truth_layer`: which layer holds the targets of a task;
+- :func:`expr_frame`, :func:`motif_frame`: the TF-expression (``obsm``) and motif-score (``varm``) tables.
+
+Shared by preprocessing, the tools (fit, predict, evaluate, baselines, filters) and the plots; the error
+messages name what is missing and what writes it.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-__all__ = ["dense", "get_layer", "select", "truth_layer"]
+__all__ = ["default_layer", "dense", "expr_frame", "get_layer", "motif_frame", "select", "truth_layer"]
 
 
 def select(adata: AnnData, which, axis: str) -> np.ndarray:
@@ -58,15 +64,33 @@ def dense(mat, rows=None, cols=None) -> np.ndarray:
     return np.asarray(mat, dtype=np.float64)
 
 
-def get_layer(adata: AnnData, layer: str | None):
-    """``adata.layers[layer]``, or ``adata.X`` for ``None`` / ``'X'`` (clear errors when missing)."""
+def get_layer(adata: AnnData, layer: str | None, *, hint: str = ""):
+    """``adata.layers[layer]``, or ``adata.X`` for ``None`` / ``'X'``.
+
+    Raises a ``KeyError`` naming the layers there are when ``layer`` is missing, a ``ValueError`` when ``X`` is
+    asked for and empty; ``hint`` (a sentence: what writes the layer, which one to pass) ends both messages.
+    """
+    end = f" {hint}" if hint else ""
     if layer is None or layer == "X":
         if adata.X is None:
-            raise ValueError("adata.X is empty; pass layer= naming the layer that holds the values.")
+            raise ValueError(f"adata.X is empty; pass layer= naming the layer that holds the values.{end}")
         return adata.X
     if layer not in adata.layers:
-        raise KeyError(f"Layer {layer!r} not found in adata.layers (available: {list(adata.layers)}).")
+        raise KeyError(f"Layer {layer!r} not found in adata.layers (available: {list(adata.layers)}).{end}")
     return adata.layers[layer]
+
+
+def default_layer(adata: AnnData, task: str) -> str | None:
+    """The layer a task's targets are read from when none is given: ``'binary'`` (else ``X``, ``None``) for
+    classification, ``'log_norm'`` for regression."""
+    if task != "regression":
+        return "binary" if "binary" in adata.layers else None
+    if "log_norm" not in adata.layers:
+        raise KeyError(
+            "task='regression' without layer= uses layers['log_norm'], which is missing: run "
+            "dc.pp.normalize_depth, or pass layer= naming the continuous signal."
+        )
+    return "log_norm"
 
 
 def truth_layer(adata: AnnData, layer: str | None, task: str) -> tuple[str, str]:
@@ -74,16 +98,40 @@ def truth_layer(adata: AnnData, layer: str | None, task: str) -> tuple[str, str]
     if task not in ("auto", "classification", "regression"):
         raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}.")
     if layer is None:
-        if task == "regression":
-            if "log_norm" not in adata.layers:
-                raise KeyError(
-                    "task='regression' without layer= uses layers['log_norm'], which is missing. "
-                    "Pass layer= naming the continuous signal."
-                )
-            return "log_norm", "regression"
-        return ("binary" if "binary" in adata.layers else "X"), "classification"
+        return default_layer(adata, task) or "X", "regression" if task == "regression" else "classification"
     if task == "auto":
         mat = get_layer(adata, layer)
         vals = mat.data if sparse.issparse(mat) else np.asarray(mat)
         task = "classification" if np.isin(vals, (0, 1)).all() else "regression"
     return layer, task
+
+
+def _frame(adata: AnnData, slot: str, key: str, hint: str, require_names: bool) -> pd.DataFrame:
+    mapping = getattr(adata, slot)
+    if key not in mapping:
+        raise KeyError(f"No adata.{slot}[{key!r}] ({slot} keys: {list(mapping)}). {hint}")
+    obj = mapping[key]
+    if isinstance(obj, pd.DataFrame):
+        return obj
+    arr = np.asarray(obj)
+    if not require_names:
+        return pd.DataFrame(arr, index=adata.obs_names if slot == "obsm" else adata.var_names)
+    raise TypeError(
+        f"{slot}[{key!r}] is a {type(obj).__name__} of shape {arr.shape} without TF names; deepcage needs a "
+        "DataFrame with TF symbols as columns (as written by dc.pp.tf_expression / dc.pp.motif_scores)."
+    )
+
+
+def expr_frame(adata: AnnData, tf_key: str, *, require_names: bool = True) -> pd.DataFrame:
+    """``obsm[tf_key]`` as a samples x TFs DataFrame (clear error when missing).
+
+    An array without TF names is refused, or with ``require_names=False`` given integer columns.
+    """
+    hint = "Add normalised TF expression with dc.pp.tf_expression(adata, rna) first."
+    return _frame(adata, "obsm", tf_key, hint, require_names)
+
+
+def motif_frame(adata: AnnData, motif_key: str, *, require_names: bool = True) -> pd.DataFrame:
+    """``varm[motif_key]`` as a loci x TFs DataFrame (clear error when missing; arrays as in :func:`expr_frame`)."""
+    hint = "Score the loci with dc.pp.motif_scores(adata, motifs) first."
+    return _frame(adata, "varm", motif_key, hint, require_names)

@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._keys import MOTIF_SCAN_KEY
+from ._utils import deepcage_uns
+
 __all__ = ["SCAN_KEY", "MotifScan", "motif_digest"]
 
 log = logging.getLogger("deepcage")
 
 #: Key under ``uns['deepcage']`` holding one record per ``varm`` key of motif scores.
-SCAN_KEY = "motif_scan"
+SCAN_KEY = MOTIF_SCAN_KEY
 
 _UNIFORM = (0.25, 0.25, 0.25, 0.25)
 
@@ -246,5 +249,5 @@ class MotifScan:
     @classmethod
     def from_adata(cls, adata, key: str = "motif_scores") -> MotifScan | None:
         """The record of ``varm[key]`` in ``adata.uns['deepcage']``, or None when the scores were made outside."""
-        rec = ((adata.uns.get("deepcage", {}) or {}).get(SCAN_KEY) or {}).get(key)
+        rec = (deepcage_uns(adata, create=False).get(SCAN_KEY) or {}).get(key)
         return None if rec is None else cls.from_uns(rec)

@@ -12,11 +12,13 @@ from anndata import AnnData
 
 from ._files import is_gzip
 from ._genome import Genome
+from ._keys import GENOME_KEY, UNS_KEY
 
 __all__ = [
     "UNS_KEY",
     "deepcage_uns",
     "fasta_list",
+    "genome_record",
     "get_modality",
     "is_gzip",
     "locus_names",
@@ -24,7 +26,6 @@ __all__ = [
     "resolve_genome",
 ]
 
-UNS_KEY = "deepcage"
 _LOCUS_RE = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d[\d,]*)-(?P<end>\d[\d,]*)$")
 
 
@@ -50,13 +51,28 @@ def get_modality(data, mod: str = "atac") -> AnnData:
     raise TypeError(f"Expected an AnnData or a MuData, got {type(data).__name__}.")
 
 
-def deepcage_uns(adata: AnnData) -> dict[str, Any]:
-    """The ``uns['deepcage']`` record of ``adata``, created empty when missing."""
+def deepcage_uns(adata: AnnData, *, create: bool = True) -> dict[str, Any]:
+    """The ``uns['deepcage']`` record of ``adata``; when missing, created empty (or with ``create=False`` an
+    empty dict that is not stored: for reading)."""
     rec = adata.uns.get(UNS_KEY)
+    if not create:
+        return rec if isinstance(rec, dict) else {}
     if rec is None:
         rec = {}
         adata.uns[UNS_KEY] = rec
     return rec
+
+
+def genome_record(data) -> dict[str, Any]:
+    """The genome recorded with the loci (``uns['deepcage']['genome']``, written by :func:`resolve_genome`): a
+    copy of ``{'name', 'fasta', 'chrom_sizes', ...}``, empty when none is recorded.
+
+    ``data`` is an AnnData, a MuData (its ``'atac'`` modality) or None.
+    """
+    if data is None:
+        return {}
+    rec = deepcage_uns(get_modality(data, "atac"), create=False).get(GENOME_KEY)
+    return dict(rec) if isinstance(rec, dict) else {}
 
 
 def locus_names(chrom, start, end) -> pd.Index:
@@ -118,7 +134,7 @@ def resolve_genome(adata: AnnData | None, genome=None):
     The genome used is recorded in ``uns['deepcage']['genome']`` so later steps (and saved models) find it.
     """
     if genome is None:
-        rec = (adata.uns.get(UNS_KEY, {}) if adata is not None else {}).get("genome")
+        rec = genome_record(adata)
         fasta = fasta_list(rec)
         if not fasta:
             raise ValueError(
@@ -136,7 +152,7 @@ def resolve_genome(adata: AnnData | None, genome=None):
     elif not isinstance(genome, Genome):
         genome = Genome(genome)
     if adata is not None:
-        deepcage_uns(adata)["genome"] = genome.to_dict()
+        deepcage_uns(adata)[GENOME_KEY] = genome.to_dict()
     return genome
 
 

@@ -193,7 +193,7 @@ def test_write_bigwig_errors(tmp_path):
     adata = _loci_adata()
     with pytest.raises(ValueError, match=r"3 samples but .*one\.bw is a single file: pass sample="):
         dc.write_bigwig(adata, tmp_path / "one.bw")
-    with pytest.raises(KeyError, match="No layer 'pred'"):
+    with pytest.raises(KeyError, match="Layer 'pred' not found"):
         dc.write_bigwig(adata, tmp_path / "x.bw", sample="HSC", layer="pred")
     del adata.uns["deepcage"]
     with pytest.raises(ValueError, match="Contig sizes are needed"):

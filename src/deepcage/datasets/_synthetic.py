@@ -11,6 +11,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._genome import Genome
+from .._keys import GENOME_KEY
 from .._utils import deepcage_uns, locus_names, make_mudata
 from ..io._motifs import Motif
 from ._registry import cache_dir
@@ -170,7 +171,7 @@ def synthetic(
     if not fasta.exists():
         _write_fasta(fasta, contigs)
     genome = Genome(fasta, name="synthetic")
-    deepcage_uns(adata)["genome"] = genome.to_dict()
+    deepcage_uns(adata)[GENOME_KEY] = genome.to_dict()
 
     genes = tfs + [f"GENE{i + 1}" for i in range(n_other_genes)]
     rna_adata = AnnData(

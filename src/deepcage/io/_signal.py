@@ -448,21 +448,15 @@ def write_bigwig(
     >>> dc.write_bigwig(adata, "tracks/", layer="deepcage")  # one file per sample  # doctest: +SKIP
     >>> dc.write_bigwig(adata, "CMP.bw", sample="CMP")  # doctest: +SKIP
     """
+    from .._layers import get_layer
     from .._utils import get_modality, loci_of, parse_locus_names
 
     path = Path(path)
     if isinstance(adata_or_array, AnnData) or hasattr(adata_or_array, "mod"):
         adata = get_modality(adata_or_array, "atac")
         intervals = loci_of(adata)
-        if layer is None:
-            matrix = adata.X
-        elif layer in adata.layers:
-            matrix = adata.layers[layer]
-        else:
-            raise KeyError(
-                f"No layer {layer!r} in adata (layers: {list(adata.layers)}). Pass layer=None to write X, or run "
-                "dc.tl.predict first for 'deepcage'."
-            )
+        hint = "Pass layer=None to write X, or run dc.tl.predict first for 'deepcage'."
+        matrix = get_layer(adata, layer, hint=hint)
         names = list(adata.obs_names)
     else:
         adata = None

@@ -12,39 +12,8 @@ __all__ = [
     "align_tfs",
     "check_finite",
     "check_unique_names",
-    "expr_frame",
-    "motif_frame",
+    "on_disk",
 ]
-
-
-def _frame(obj, index, what: str, key: str) -> pd.DataFrame:
-    if isinstance(obj, pd.DataFrame):
-        return obj
-    arr = np.asarray(obj)
-    raise TypeError(
-        f"{what}[{key!r}] is a {type(obj).__name__} of shape {arr.shape} without TF names; deepcage needs a "
-        "DataFrame with TF symbols as columns (as written by dc.pp.tf_expression / dc.pp.motif_scores)."
-    )
-
-
-def expr_frame(adata: AnnData, tf_key: str) -> pd.DataFrame:
-    """``obsm[tf_key]`` as a samples x TFs DataFrame (clear error when missing)."""
-    if tf_key not in adata.obsm:
-        raise KeyError(
-            f"No adata.obsm[{tf_key!r}] (obsm keys: {list(adata.obsm)}). Add normalised TF expression with "
-            "dc.pp.tf_expression(adata, rna) first."
-        )
-    return _frame(adata.obsm[tf_key], adata.obs_names, "obsm", tf_key)
-
-
-def motif_frame(adata: AnnData, motif_key: str) -> pd.DataFrame:
-    """``varm[motif_key]`` as a loci x TFs DataFrame (clear error when missing)."""
-    if motif_key not in adata.varm:
-        raise KeyError(
-            f"No adata.varm[{motif_key!r}] (varm keys: {list(adata.varm)}). Score the loci with "
-            "dc.pp.motif_scores(adata, motifs) first."
-        )
-    return _frame(adata.varm[motif_key], adata.var_names, "varm", motif_key)
 
 
 def align_tfs(df: pd.DataFrame, tfs: Sequence[str], what: str) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._layers import dense, select
+from .._layers import dense, get_layer, select
 from .._utils import get_modality
 from ._utils import _DOC_SHOW_SAVE, _finish
 
@@ -29,18 +29,11 @@ def _values(ad: AnnData, layer: str | None) -> tuple[object, str]:
                 "No predictions: adata has no layers['deepcage'] and X is empty. Run dc.tl.predict, or pass layer=."
             )
         return ad.X, "X"
-    if layer == "X":
-        if ad.X is None:
-            raise ValueError(
-                "layer='X' but adata.X is empty; pass layer= naming the layer with the predictions."
-            )
-        return ad.X, "X"
-    if layer not in ad.layers:
-        raise KeyError(
-            f"Layer {layer!r} not found in adata.layers (available: {list(ad.layers)}); predictions are in "
-            "layers['deepcage'] after dc.tl.predict(model, adata), in X of the AnnData it returns for new samples."
-        )
-    return ad.layers[layer], layer
+    hint = (
+        "Predictions are in layers['deepcage'] after dc.tl.predict(model, adata), in X of the AnnData it returns "
+        "for new samples."
+    )
+    return get_layer(ad, layer, hint=hint), layer
 
 
 def _order(mat: np.ndarray, metric: str) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 from anndata import AnnData
 
 from .._layers import dense, get_layer, select
-from .._utils import get_modality, loci_of
+from .._utils import deepcage_uns, get_modality, loci_of
 from ._utils import _DOC_SHOW_SAVE, _finish
 
 __all__ = ["track"]
@@ -37,7 +37,7 @@ def _is_prediction(ad: AnnData, key: str) -> bool:
     key = str(key)
     if key in _OBSERVED:
         return False
-    rec = ad.uns.get("deepcage", {}) if isinstance(ad.uns.get("deepcage"), dict) else {}
+    rec = deepcage_uns(ad, create=False)
     recorded = set(rec.get("predict", {}) or {}) | set(rec.get("metrics", {}) or {})
     if rec.get("prediction_key"):
         recorded.add(str(rec["prediction_key"]))

@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import sparse
 from tqdm.auto import tqdm
 
+from .._layers import get_layer
 from .._utils import deepcage_uns, get_modality, loci_of
 
 __all__ = ["bam_library_size", "count_reads", "normalize_depth"]
@@ -172,11 +173,7 @@ def normalize_depth(
     if copy:
         data = data.copy()
     adata = get_modality(data, "atac")
-    if layer not in adata.layers:
-        raise KeyError(
-            f"Layer {layer!r} not found (layers: {list(adata.layers)}). Run dc.pp.count_reads first or pass layer=."
-        )
-    counts = adata.layers[layer]
+    counts = get_layer(adata, layer, hint="Run dc.pp.count_reads first or pass layer=.")
     if isinstance(library_size, str):
         if library_size not in adata.obs:
             raise KeyError(

@@ -15,7 +15,7 @@ from anndata import AnnData
 from tqdm.auto import tqdm
 
 from .._genome import Genome, canonical_chrom
-from .._utils import UNS_KEY, deepcage_uns, get_modality, loci_of, locus_names
+from .._utils import deepcage_uns, genome_record, get_modality, loci_of, locus_names
 
 __all__ = ["DROP_REASONS", "liftover", "same_assembly"]
 
@@ -263,7 +263,7 @@ def _source_name(data, table: pd.DataFrame | None) -> str:
     if table is not None:
         rec = table.attrs.get("genome") if isinstance(table.attrs.get("genome"), dict) else {}
     else:
-        rec = (get_modality(data, "atac").uns.get(UNS_KEY, {}) or {}).get("genome") or {}
+        rec = genome_record(data)
     return str(rec.get("name") or "")
 
 

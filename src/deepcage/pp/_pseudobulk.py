@@ -10,6 +10,7 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
+from .._layers import get_layer
 from .._utils import get_modality
 
 __all__ = ["pseudobulk"]
@@ -43,14 +44,9 @@ def _count_matrix(adata: AnnData, layer: str | None, use_raw: bool | None):
     where = "X"
     if use_raw:
         X, var, where = raw.X, raw.var, "adata.raw.X"
-    elif layer is None:
-        X = adata.X
-    elif layer in adata.layers:
-        X, where = adata.layers[layer], f"layers[{layer!r}]"
     else:
-        raise KeyError(f"Layer {layer!r} not found (layers: {list(adata.layers)}).")
-    if X is None:
-        raise ValueError("adata.X is empty: pass layer= with the raw counts.")
+        X = get_layer(adata, layer, hint="Pseudobulk sums raw counts.")
+        where = "X" if layer in (None, "X") else f"layers[{layer!r}]"
     if use_raw is None and layer is None and raw is not None and not _integers(X) and _integers(raw.X):
         warnings.warn(
             f"X holds non-integer values (at most {_max(X):.3g}: log-normalised?) and adata.raw holds integer "

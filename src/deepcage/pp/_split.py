@@ -13,6 +13,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._genome import canonical_chrom
+from .._layers import get_layer
 from .._utils import deepcage_uns, get_modality, loci_of, parse_locus_names
 from ._bins import _as_intervals, _covered_bp, _merge_by_contig
 
@@ -312,16 +313,7 @@ def split_loci(
 
 def _positive_labels(adata: AnnData, layer: str | None) -> np.ndarray:
     """Dense boolean samples x loci matrix of the positive labels in ``layer`` (``None``: ``X``)."""
-    if layer is None:
-        y = adata.X
-    elif layer in adata.layers:
-        y = adata.layers[layer]
-    else:
-        raise KeyError(
-            f"Layer {layer!r} not found (layers: {list(adata.layers)}). Run dc.pp.binarize_peaks first."
-        )
-    if y is None:
-        raise ValueError("adata.X is empty: pass layer= with the 0/1 labels.")
+    y = get_layer(adata, layer, hint="The 0/1 labels are written by dc.pp.binarize_peaks.")
     return (y != 0).toarray() if sparse.issparse(y) else np.asarray(y) != 0
 
 

@@ -12,7 +12,9 @@ from scipy import sparse
 from scipy.special import expit
 
 from .._layers import dense as _dense
+from .._layers import expr_frame as _expr_frame
 from .._layers import get_layer as _get_layer
+from .._layers import motif_frame as _motif_frame
 from .._layers import select as _select
 from .._layers import truth_layer as _truth_layer
 from .._utils import deepcage_uns, get_modality
@@ -181,22 +183,10 @@ def baselines(
 
 
 def _tf_tables(adata: AnnData, tf_key: str, motif_key: str | None = None):
-    if tf_key not in adata.obsm:
-        raise KeyError(
-            f"adata.obsm[{tf_key!r}] (TF expression, samples x TFs) is missing; run dc.pp.tf_expression first."
-        )
-    expr = adata.obsm[tf_key]
-    expr = expr if isinstance(expr, pd.DataFrame) else pd.DataFrame(np.asarray(expr), index=adata.obs_names)
+    expr = _expr_frame(adata, tf_key, require_names=False)
     if motif_key is None:
         return expr.to_numpy(np.float64), None
-    if motif_key not in adata.varm:
-        raise KeyError(
-            f"adata.varm[{motif_key!r}] (motif scores, loci x TFs) is missing; run dc.pp.motif_scores."
-        )
-    motif = adata.varm[motif_key]
-    motif = (
-        motif if isinstance(motif, pd.DataFrame) else pd.DataFrame(np.asarray(motif), index=adata.var_names)
-    )
+    motif = _motif_frame(adata, motif_key, require_names=False)
     if motif.shape[1] != expr.shape[1] or (
         isinstance(adata.varm[motif_key], pd.DataFrame)
         and isinstance(adata.obsm[tf_key], pd.DataFrame)

@@ -10,7 +10,7 @@ import pandas as pd
 from anndata import AnnData
 from tqdm.auto import tqdm
 
-from .._layers import dense
+from .._layers import dense, get_layer, motif_frame
 from .._utils import get_modality
 from ._evaluate import binary_metrics, calibration_metrics
 
@@ -203,15 +203,14 @@ def cross_validate(
     # the keys fit reads, so the folds, the model and its predictions use the same slots
     motif_key = fit_kwargs.get("motif_key", "motif_scores")
     tf_key = fit_kwargs.get("tf_key", "tf_expr")
-    if motif_key not in ad.varm:
-        raise KeyError(f"adata.varm[{motif_key!r}] is missing: run dc.pp.motif_scores first.")
+    motif_frame(ad, motif_key, require_names=False)  # the clear error when missing
     seeds = [int(s) for s in np.atleast_1d(seeds)]
     if not seeds:
         raise ValueError("seeds must hold at least one seed.")
     samples = pd.Index(ad.obs_names.astype(str))
     fold_list = _folds(samples, folds, n_folds, seeds[0])
     tfs = [str(t) for t in ad.varm[motif_key].columns]
-    truth_all = dense(ad.layers[layer] if layer != "X" else ad.X)
+    truth_all = dense(get_layer(ad, layer))
     closed_form = [m for m in methods if m not in _NETWORK_METHODS and m != "sequence"]
     trained = [m for m in methods if m in _NETWORK_METHODS]
 

@@ -12,8 +12,8 @@ import pandas as pd
 from anndata import AnnData
 from tqdm.auto import tqdm
 
-from .._layers import select
-from .._utils import deepcage_uns, get_modality, loci_of, resolve_genome
+from .._layers import expr_frame, motif_frame, select
+from .._utils import deepcage_uns, genome_record, get_modality, loci_of, resolve_genome
 from ..io._motifs import Motif
 
 if TYPE_CHECKING:
@@ -109,14 +109,8 @@ def _device(net):
 def _model_tables(model, adata: AnnData, tf_key: str = "tf_expr", motif_key: str = "motif_scores"):
     """Motif scores (loci x TFs) and expression (samples x TFs) in the model's TF order."""
     tfs = list(getattr(model, "tfs", []) or [])
-    for slot, name, frame in (("obsm", tf_key, adata.obsm), ("varm", motif_key, adata.varm)):
-        if name not in frame:
-            raise KeyError(f"adata.{slot}[{name!r}] is missing (needed as model input).")
-    expr, motif = adata.obsm[tf_key], adata.varm[motif_key]
-    expr = expr if isinstance(expr, pd.DataFrame) else pd.DataFrame(np.asarray(expr), index=adata.obs_names)
-    motif = (
-        motif if isinstance(motif, pd.DataFrame) else pd.DataFrame(np.asarray(motif), index=adata.var_names)
-    )
+    expr = expr_frame(adata, tf_key, require_names=False)
+    motif = motif_frame(adata, motif_key, require_names=False)
     if tfs:
         missing = [t for t in tfs if t not in expr.columns or t not in motif.columns]
         if missing:
@@ -135,7 +129,7 @@ def _onehot_loci(model, adata: AnnData, idx: np.ndarray, genome=None) -> np.ndar
     from .._onehot import locus_codes, one_hot
 
     rec = getattr(model, "genome", None) or {}
-    if genome is None and not adata.uns.get("deepcage", {}).get("genome") and rec.get("fasta"):
+    if genome is None and not genome_record(adata) and rec.get("fasta"):
         genome = Genome(
             list(rec["fasta"]), name=rec.get("name") or None
         )  # the genome the model was trained on

@@ -11,9 +11,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .._utils import get_modality, loci_of, resolve_genome
+from .._layers import default_layer, expr_frame, get_layer, motif_frame
+from .._utils import deepcage_uns, genome_record, get_modality, loci_of, resolve_genome
 from ..model._config import RECIPE, Task, TrainConfig, Trunk
-from ..model._inputs import align_tfs, check_finite, check_unique_names, expr_frame, motif_frame, on_disk
+from ..model._inputs import align_tfs, check_finite, check_unique_names, on_disk
 from ..model._model import MAX_STORED_LOCI_BYTES, DeepCAGE
 from ..model._runner import Runtime
 from ._knn import choose_temperature
@@ -24,17 +25,6 @@ log = logging.getLogger(__name__)
 
 #: Sequence length the network reads around each locus centre (DESIGN.md: 1,000 bp).
 SEQ_LEN = 1000
-
-
-def _default_layer(adata, task: str) -> str | None:
-    if task == "classification":
-        return "binary" if "binary" in adata.layers else None
-    if "log_norm" not in adata.layers:
-        raise KeyError(
-            "Regression trains on layers['log_norm'] by default, which is missing: run dc.pp.normalize_depth or "
-            "pass layer=."
-        )
-    return "log_norm"
 
 
 def _splits(adata) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -124,8 +114,6 @@ def _training_targets(adata, layer, train_samples, task: str) -> np.ndarray:
 
     No float copy of the whole layer is made (at 55 samples x 1.75 M loci the float32 labels alone are 385 MB).
     """
-    from .._layers import get_layer
-
     what = f"layer {layer or 'X'!r}"
     mat = get_layer(adata, layer)
     check_finite(mat, what, adata.obs_names, adata.var_names)
@@ -192,7 +180,7 @@ def _sequence_codes(adata, genome, loci: pd.DataFrame, use_sequence: bool) -> tu
     Codes stored by :func:`deepcage.pp.sequence_codes` (``varm['sequence_codes']``, possibly a memory map of a
     file) are used as they are; otherwise they are read from the genome into memory.
     """
-    genome_dict = dict((adata.uns.get("deepcage", {}) or {}).get("genome") or {})
+    genome_dict = genome_record(adata)
     if not use_sequence:
         if genome is not None:
             genome_dict = resolve_genome(adata, genome).to_dict()
@@ -531,7 +519,7 @@ def fit(
     )
     adata = get_modality(adata, "atac")
     check_unique_names(adata)
-    layer = _default_layer(adata, config.task) if layer is None else layer
+    layer = default_layer(adata, config.task) if layer is None else layer
     train_samples, train_loci, val_loci = _splits(adata)
     inputs = _read_inputs(adata, layer, tf_key, motif_key, train_samples, config.task)
     config = config.resolved(n_train_samples=len(train_samples), has_val=len(val_loci) > 0)
@@ -569,7 +557,7 @@ def fit(
     if net.prior and config.task == "classification" and datamodule.has_val:
         calibration = calibrate_novel_mode(net, data, val_loci, seed=config.seed)
     keep = _store_loci(store_loci, codes, inputs.motif)
-    uns = adata.uns.get("deepcage", {}) or {}
+    uns = deepcage_uns(adata, create=False)
     params = {
         "layer": layer,
         "tf_key": tf_key,

@@ -20,8 +20,9 @@ from anndata import AnnData
 
 from .._genome import canonical_chrom
 from .._intervals import check_loci
-from .._utils import UNS_KEY, fasta_list, get_modality, loci_of, locus_names, parse_locus_names
-from ..model._inputs import align_tfs, check_finite, expr_frame, motif_frame
+from .._layers import expr_frame, motif_frame
+from .._utils import fasta_list, genome_record, get_modality, loci_of, locus_names, parse_locus_names
+from ..model._inputs import align_tfs, check_finite
 from ..model._model import DeepCAGE
 
 __all__ = ["Inputs", "check_can_score", "resolve_inputs", "score_motifs"]
@@ -77,7 +78,7 @@ def _model_genome(model: DeepCAGE, genome, adata: AnnData | None):
         return g
     candidates = []
     if adata is not None:
-        rec = (adata.uns.get(UNS_KEY, {}) or {}).get("genome") or {}
+        rec = genome_record(adata)
         if fasta_list(rec):
             candidates.append(rec)
     if fasta_list(model.genome):
@@ -387,9 +388,7 @@ def _resolve_loci(
     elif loci is not None:
         table, loci_ad = _loci_table(loci)
         if loci_ad is not None:
-            _check_genome_name(
-                model, _genome_name((loci_ad.uns.get(UNS_KEY, {}) or {}).get("genome")), "loci"
-            )
+            _check_genome_name(model, _genome_name(genome_record(loci_ad)), "loci")
         motif = _motif_of(loci_ad, motif_key, model)
     else:
         if model.loci is None:
@@ -505,7 +504,7 @@ def resolve_inputs(
     if ad is None and expr is None:
         raise ValueError("Pass adata (predict its samples) or expr= (new samples' expression).")
     if ad is not None:
-        _check_genome_name(model, _genome_name((ad.uns.get(UNS_KEY, {}) or {}).get("genome")), "adata")
+        _check_genome_name(model, _genome_name(genome_record(ad)), "adata")
     if genome is not None:
         genome = _model_genome(model, genome, None)  # checks the assembly name
     if expr is None and loci is not None:

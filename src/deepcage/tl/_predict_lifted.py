@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._utils import UNS_KEY, deepcage_uns, get_modality
+from .._keys import GENOME_KEY, PREDICT_KEY, UNS_KEY
+from .._utils import deepcage_uns, genome_record, get_modality
 from ._predict_inputs import _loci_table, _model_genome
 
 __all__ = ["predict_lifted"]
@@ -100,9 +101,9 @@ def predict_lifted(
         )
         positions = ad.var_names.get_indexer(origin)
         ad.layers[key_added] = _spread(np.asarray(lifted.layers[key_added]), positions, ad.n_vars)
-        record = dict(lifted.uns[UNS_KEY]["predict"][key_added], liftover=report)
+        record = dict(lifted.uns[UNS_KEY][PREDICT_KEY][key_added], liftover=report)
         _mark_lifted(ad.var, positions, lifted.var_names)
-        deepcage_uns(ad).setdefault("predict", {})[key_added] = record
+        deepcage_uns(ad).setdefault(PREDICT_KEY, {})[key_added] = record
         _warn_unlifted(report, key_added)
         return data if copy else None
 
@@ -131,9 +132,11 @@ def predict_lifted(
         out.varm[motif_key] = pd.DataFrame(scores, index=out.var_names, columns=new.varm[motif_key].columns)
     _mark_lifted(out.var, positions, new.var_names)
     out.uns[UNS_KEY] = dict(new.uns[UNS_KEY])
-    caller = (ad.uns.get(UNS_KEY, {}) or {}).get("genome") if ad is not None else None
-    out.uns[UNS_KEY]["genome"] = dict(caller) if caller else {"name": report["source_genome"], "fasta": []}
-    out.uns[UNS_KEY]["predict"] = {key_added: dict(new.uns[UNS_KEY]["predict"][key_added], liftover=report)}
+    caller = genome_record(ad)
+    out.uns[UNS_KEY][GENOME_KEY] = caller if caller else {"name": report["source_genome"], "fasta": []}
+    out.uns[UNS_KEY][PREDICT_KEY] = {
+        key_added: dict(new.uns[UNS_KEY][PREDICT_KEY][key_added], liftover=report)
+    }
     _warn_unlifted(report, key_added)
     return out
 
