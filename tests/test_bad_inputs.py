@@ -327,7 +327,8 @@ def test_duplicated_genes_are_summed_with_a_warning(tmp_path, atac):
     dc.pp.tf_expression(ref, summed, tfs=["TF1", "TF2", "TF3"], units="tpm")
     # a DataFrame straight into tf_expression
     with pytest.warns(
-        UserWarning, match=r"1 gene symbol\(s\) occur more than once and were summed: \['TF1'\]"
+        UserWarning,
+        match=r"expression: 1 gene name occurs more than once \(e.g. TF1\); summed the values of 1",
     ):
         dc.pp.tf_expression(atac, dup, tfs=["TF1", "TF2", "TF3"], units="tpm")
     np.testing.assert_allclose(atac.obsm["tf_expr"].to_numpy(), ref.obsm["tf_expr"].to_numpy())

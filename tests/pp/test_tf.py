@@ -87,7 +87,7 @@ def test_counts_become_cpm_over_all_genes():
 
 def test_duplicate_symbols_summed_with_warning():
     expr = pd.DataFrame([[1.0, 2.0, 3.0]], index=["a"], columns=["TF1", "TF1", "TF2"])
-    with pytest.warns(UserWarning, match="1 gene symbol"):
+    with pytest.warns(UserWarning, match=r"1 gene name occurs more than once \(e.g. TF1\); summed"):
         out = dc.pp.apply_tf_reference(
             expr, {"tfs": ["TF1", "TF2"], "quantiles": np.array([0.0, 1.0])}, units="tpm"
         )
@@ -161,3 +161,22 @@ def test_accessibility_given_as_expression_is_named(setup):
         ValueError, match=r"holds accessibility, not RNA: its 4 var are genomic loci \(e\.g\. 'chr1:0-200'\)"
     ):
         dc.pp.tf_expression(adata, atac, tfs=["TF1"])
+
+
+def test_duplicate_symbols_follow_the_duplicates_option():
+    expr = pd.DataFrame([[1.0, 2.0, 3.0], [1.0, 4.0, 5.0]], index=["a", "b"], columns=["TF1", "TF1", "TF2"])
+    ref = {"tfs": ["TF1", "TF2"], "quantiles": np.array([0.0, 1.0])}
+    with pytest.warns(UserWarning, match="kept the first of each"):
+        first = dc.pp.apply_tf_reference(expr, ref, units="tpm", duplicates="first")
+    plain = dc.pp.apply_tf_reference(expr.iloc[:, [0, 2]], ref, units="tpm")
+    pd.testing.assert_frame_equal(first, plain)
+    with pytest.raises(ValueError, match="occur more than once"):
+        dc.pp.apply_tf_reference(expr, ref, units="tpm", duplicates="raise")
+
+
+def test_units_guess_is_exact():
+    from deepcage.io._expression import guess_units
+
+    assert guess_units(np.array([[0.0, 3.0], [12.0, 1e6]], dtype=np.float32)) == "counts"
+    # within allclose's tolerance of integers, but not integers: not counts
+    assert guess_units(np.array([[12345.06, 20000.1]])) == "tpm"

@@ -33,7 +33,9 @@ _RSEM_UNITS = {
 }
 _VERSION_RE = re.compile(r"\.\d+(_PAR_Y)?$")
 _ORIENTS = ("genes_by_samples", "samples_by_genes")
-_DUPLICATES = ("auto", "sum", "first", "raise")
+#: What :func:`merge_duplicate_genes` does with a gene name occurring more than once (the ``duplicates=`` of
+#: ``read_expression_table``, ``read_rsem``, ``dc.pp.tf_expression`` and ``dc.pp.apply_tf_reference``).
+DUPLICATES = ("auto", "sum", "first", "raise")
 _STEM_SUFFIXES = (
     ".gz",
     ".bz2",
@@ -351,12 +353,24 @@ def _map_symbols(
     return symbols, keep
 
 
-def _merge_duplicates(
-    X: np.ndarray, genes: np.ndarray, how: str, source, extra: dict[str, np.ndarray] | None = None
+def merge_duplicate_genes(
+    X: np.ndarray,
+    genes: np.ndarray,
+    how: str,
+    source,
+    extra: dict[str, np.ndarray] | None = None,
+    *,
+    stacklevel: int = 3,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Merge duplicated gene columns of ``X`` (samples x genes); ``extra`` per-gene arrays take the max."""
-    if how not in _DUPLICATES:
-        raise ValueError(f"duplicates must be one of {_DUPLICATES}, got {how!r}.")
+    """Merge duplicated gene columns of ``X`` (samples x genes): deepcage's one duplicate-gene policy.
+
+    ``how`` is one of :data:`DUPLICATES`: ``'auto'`` keeps one copy of copies identical in every sample and
+    sums the others, ``'sum'`` sums all, ``'first'`` keeps the first, ``'raise'`` refuses. A warning (naming
+    ``source``) says how many genes and what was done. ``extra`` per-gene arrays take the max of the copies.
+    Returns the merged ``X``, the unique genes (first-occurrence order) and ``extra``.
+    """
+    if how not in DUPLICATES:
+        raise ValueError(f"duplicates must be one of {DUPLICATES}, got {how!r}.")
     extra = dict(extra or {})
     index = pd.Index(genes)
     dup = index.duplicated(keep=False)
@@ -400,7 +414,7 @@ def _merge_duplicates(
         f"{source}: {len(names)} gene name{'s occur' if len(names) > 1 else ' occurs'} more than once "
         f"(e.g. {ex}); {action}. "
         "Pass duplicates='sum', 'first' or 'raise' to choose.",
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
     return out, np.asarray(uniques, dtype=object), out_extra
 
@@ -527,7 +541,7 @@ def read_rsem(
     ids, values, _ = _read_rsem_arrays(path, column)
     mapping = _load_gene_names(gene_names)
     labels, keep = _map_symbols(ids, mapping, unmapped, path)
-    X, genes, _ = _merge_duplicates(values[keep][None, :], labels[keep], duplicates, path)
+    X, genes, _ = merge_duplicate_genes(values[keep][None, :], labels[keep], duplicates, path)
     out = pd.Series(X[0], index=pd.Index(genes.astype(str), name="gene"), name=column)
     out.attrs["units"] = _units_for_column(column)
     out.attrs["path"] = str(path)
@@ -559,8 +573,16 @@ def _strip_suffixes(name: str) -> str:
     return name
 
 
-def _guess_units(X: np.ndarray) -> str:
-    return "counts" if np.all(X == np.round(X)) else "tpm"
+def guess_units(values) -> str:
+    """``'counts'`` when every value is an integer, else ``'tpm'``: deepcage's one guess of expression units.
+
+    The test is exact, not :func:`numpy.allclose`: float32 and float64 hold integers exactly (up to 2**24 and
+    2**53), so counts read from a text table, an .h5ad or a float32 matrix always pass it, while a tolerance
+    relative to the value (``allclose``'s ``rtol=1e-5``) would call large TPMs given to a few decimals counts
+    (12345.06 is within 0.12 of an integer) and renormalise them as counts (by gene length when it is known).
+    """
+    values = np.asarray(values)
+    return "counts" if np.all(values == np.round(values)) else "tpm"
 
 
 def _check_samples(X: np.ndarray, samples: np.ndarray, source) -> None:
@@ -610,7 +632,9 @@ def _finish(
 ) -> AnnData:
     samples = np.asarray(samples, dtype=object).astype(str)
     _warn_excel_dates(np.asarray(genes, dtype=object), source)
-    X, genes, var_extra = _merge_duplicates(X, np.asarray(genes, dtype=object), duplicates, source, var_extra)
+    X, genes, var_extra = merge_duplicate_genes(
+        X, np.asarray(genes, dtype=object), duplicates, source, var_extra
+    )
     _check_samples(X, samples, source)
     var = pd.DataFrame(index=pd.Index(np.asarray(genes).astype(str)))
     for key, val in (var_extra or {}).items():
@@ -770,7 +794,7 @@ def read_expression_table(
         var_extra["gene_ids"] = genes[keep]
         X, genes = X[:, keep], symbols[keep]
     var_extra = _join_ids(var_extra, genes)
-    units = _guess_units(X) if units == "auto" else units
+    units = guess_units(X) if units == "auto" else units
     return _finish(X, samples, genes, units=units, source=path, duplicates=duplicates, var_extra=var_extra)
 
 

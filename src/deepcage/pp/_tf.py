@@ -6,12 +6,14 @@ import logging
 import re
 import warnings
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
 from .._utils import deepcage_uns, get_modality
+from ..io._expression import guess_units, merge_duplicate_genes
 
 __all__ = ["apply_tf_reference", "tf_expression"]
 
@@ -82,28 +84,25 @@ def _check_values(df: pd.DataFrame, what: str) -> pd.DataFrame:
     return pd.DataFrame(values, index=df.index, columns=df.columns)
 
 
-def _sum_duplicate_genes(df: pd.DataFrame, what: str) -> pd.DataFrame:
-    dup = df.columns.duplicated(keep=False)
-    if dup.any():
-        names = sorted(set(df.columns[dup]))
-        warnings.warn(
-            f"{what}: {len(names)} gene symbol(s) occur more than once and were summed: {names[:10]}"
-            f"{' ...' if len(names) > 10 else ''}.",
-            UserWarning,
-            stacklevel=3,
-        )
-        df = df.T.groupby(level=0, sort=False).sum().T
-    return df
+def _merge_duplicate_genes(df: pd.DataFrame, how: str, what: str) -> pd.DataFrame:
+    """Gene symbols occurring more than once, merged as ``dc.io.read_expression_table`` merges them."""
+    if not df.columns.duplicated().any():
+        return df
+    # stacklevel: the warning points at the caller of tf_expression / apply_tf_reference
+    values, genes, _ = merge_duplicate_genes(
+        df.to_numpy(), df.columns.to_numpy(object), how, what, stacklevel=5
+    )
+    return pd.DataFrame(values, index=df.index, columns=pd.Index(genes))
 
 
-def _guess_units(df: pd.DataFrame, units: str | None) -> str:
+def _units(df: pd.DataFrame, units: str | None) -> str:
+    """``units`` checked, or guessed from the values when None (``io._expression.guess_units``)."""
     if units is not None:
         units = units.lower()
         if units not in _UNITS:
             raise ValueError(f"units={units!r}; expected one of {_UNITS}.")
         return units
-    values = df.to_numpy()
-    return "counts" if np.allclose(values, np.round(values)) else "tpm"
+    return guess_units(df.to_numpy())
 
 
 def _to_per_million(df: pd.DataFrame, units: str, lengths: pd.Series | None) -> pd.DataFrame:
@@ -226,10 +225,12 @@ def _names(index, n: int = 10) -> str:
     return f"{shown}{f' ... ({len(index):,} in all)' if len(index) > n else ''}"
 
 
-def _normalised(df: pd.DataFrame, lengths, units, tfs, fill_missing, what) -> tuple[pd.DataFrame, str]:
-    df = _sum_duplicate_genes(_check_values(df, what), what)
+def _normalised(
+    df: pd.DataFrame, lengths, units, tfs, fill_missing, what, duplicates
+) -> tuple[pd.DataFrame, str]:
+    df = _merge_duplicate_genes(_check_values(df, what), duplicates, what)
     cells = _single_cells(df)
-    units = _guess_units(df, units)
+    units = _units(df, units)
     if cells is None:
         _warn_if_logged(df, units, what)
     per_million = _to_per_million(df, units, lengths)
@@ -262,6 +263,7 @@ def tf_expression(
     units: str | None = None,
     train: Sequence[str] | None = None,
     fill_missing: bool = False,
+    duplicates: Literal["auto", "sum", "first", "raise"] = "sum",
     key_added: str = "tf_expr",
     copy: bool = False,
 ) -> AnnData | None:
@@ -289,6 +291,10 @@ def tf_expression(
         else all samples.
     fill_missing
         TFs absent from the expression table raise an error listing them; with ``True`` they are set to 0.
+    duplicates
+        Gene symbols occurring more than once, merged with a warning as in
+        :func:`deepcage.io.read_expression_table`: ``'sum'`` (default) adds the copies up, ``'auto'`` keeps one
+        copy of copies identical in every sample and sums the others, ``'first'`` keeps the first, ``'raise'``.
     key_added
         Key in ``obsm``.
     copy
@@ -337,7 +343,9 @@ def tf_expression(
             f"{' ...' if len(df.index) > 10 else ''}; sample names must match obs_names."
         )
     df = df.loc[list(adata.obs_names)]
-    logx, units = _normalised(df, lengths, units or recorded_units, tfs, fill_missing, "expression")
+    logx, units = _normalised(
+        df, lengths, units or recorded_units, tfs, fill_missing, "expression", duplicates
+    )
 
     if train is None:
         if "split" in adata.obs:
@@ -361,7 +369,12 @@ def tf_expression(
 
 
 def apply_tf_reference(
-    expr, reference: dict, *, units: str | None = None, fill_missing: bool = False
+    expr,
+    reference: dict,
+    *,
+    units: str | None = None,
+    fill_missing: bool = False,
+    duplicates: Literal["auto", "sum", "first", "raise"] = "sum",
 ) -> pd.DataFrame:
     """Normalise new samples' expression with a stored reference (from :func:`tf_expression` or a saved model).
 
@@ -371,7 +384,7 @@ def apply_tf_reference(
         Samples x genes AnnData (bulk RNA, or pseudobulk from :func:`deepcage.pp.pseudobulk`) or DataFrame.
     reference
         ``uns['deepcage']['tf_reference']`` or ``model.tf_reference``.
-    units, fill_missing
+    units, fill_missing, duplicates
         As in :func:`tf_expression`.
 
     Returns
@@ -393,6 +406,6 @@ def apply_tf_reference(
     tfs = list(reference["tfs"])
     df, recorded_units, lengths = _expression_frame(expr)
     df.index = df.index.astype(str)
-    logx, _ = _normalised(df, lengths, units or recorded_units, tfs, fill_missing, "expression")
+    logx, _ = _normalised(df, lengths, units or recorded_units, tfs, fill_missing, "expression", duplicates)
     values = _apply_quantiles(logx.to_numpy(), np.asarray(reference["quantiles"], dtype=np.float64))
     return pd.DataFrame(values, index=df.index, columns=tfs)
