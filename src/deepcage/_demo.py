@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._keys import BINARY, PREDICTION, SPLIT, UNS_KEY
+
 __all__ = ["choose_test_region", "hold_out_region", "run_demo", "score_table"]
 
 #: Method names of the demo's tables -> prediction layers.
@@ -41,7 +43,7 @@ def choose_test_region(
     min_open: int = 50,
     frac: float = 0.1,
     stride: int = 50,
-    layer: str = "binary",
+    layer: str = BINARY,
 ) -> tuple[tuple[str, int, int], dict[str, int]]:
     """A held-out region of contiguous loci in which every held-out sample has at least ``min_open`` open loci.
 
@@ -118,7 +120,7 @@ def hold_out_region(adata, samples: Sequence[str], *, min_open: int = 50, seed: 
 
     region, n_open = choose_test_region(adata, samples, min_open=min_open)
     pp.split_loci(adata, val_frac=0.1, seed=seed, test_regions=["{}:{}-{}".format(*region)])
-    adata.uns["deepcage"].setdefault("dataset", {})["test_region"] = "{}:{}-{}".format(*region)
+    adata.uns[UNS_KEY].setdefault("dataset", {})["test_region"] = "{}:{}-{}".format(*region)
     return region, n_open
 
 
@@ -197,7 +199,7 @@ def _print_table(title: str, explanation: str, table: pd.DataFrame, sizes: str, 
 
 
 def _sizes(adata, test: list[str], loci: np.ndarray) -> str:
-    y = np.asarray(adata[test][:, loci].layers["binary"])
+    y = np.asarray(adata[test][:, loci].layers[BINARY])
     per = ", ".join(f"{s} {int(n):,}" for s, n in zip(test, y.sum(axis=1)))
     return f"{int(loci.sum()):,} loci; open loci per held-out sample: {per} (prevalence {y.mean():.3f})"
 
@@ -220,7 +222,7 @@ def _load(dc, real: bool, data, seed: int, max_epochs: int | None, progress: boo
         epochs = max_epochs or 25
         options = {}
     adata, rna = mdata["atac"], mdata["rna"]
-    test = list(adata.obs_names[adata.obs["split"] == "test"])
+    test = list(adata.obs_names[adata.obs[SPLIT] == "test"])
     if real:
         # the dataset's own test region has too few open loci in the held-out cell types: choose one by rule
         region, n_open = hold_out_region(adata, test, min_open=50)
@@ -229,7 +231,7 @@ def _load(dc, real: bool, data, seed: int, max_epochs: int | None, progress: boo
             "  held-out region {}:{:,}-{:,}: the first window of 10 % of the loci in which every held-out cell "
             "type has >= 50 open loci ({})".format(*region, counts)
         )
-    heldout = (adata.var["split"] == "test").to_numpy()
+    heldout = (adata.var[SPLIT] == "test").to_numpy()
     _say(
         f"  {adata.n_obs} samples x {adata.n_vars:,} loci, {len(adata.uns['deepcage']['tfs'])} TFs; "
         f"held out: samples {test}, {int(heldout.sum()):,} test loci; "
@@ -265,7 +267,7 @@ def _train_and_predict(dc, run: dict, seed: int, progress: bool):
     _say("Predicting the held-out samples from their RNA alone ...")
     from_rna = dc.tl.predict(model, expr=rna[test], progress=progress)
     dc.tl.predict(model, adata, progress=progress)
-    same = np.allclose(from_rna.layers["deepcage"], adata[test].layers["deepcage"], atol=1e-5)
+    same = np.allclose(from_rna.layers[PREDICTION], adata[test].layers[PREDICTION], atol=1e-5)
     _say(f"  predictions from RNA alone match in-AnnData predictions: {same}")
     rna_only = [s for s in rna.obs_names if s not in adata.obs_names]
     if rna_only:

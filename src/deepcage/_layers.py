@@ -16,6 +16,8 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
+from ._keys import BINARY, LOG_NORM
+
 __all__ = ["default_layer", "dense", "expr_frame", "get_layer", "motif_frame", "select", "truth_layer"]
 
 
@@ -84,13 +86,13 @@ def default_layer(adata: AnnData, task: str) -> str | None:
     """The layer a task's targets are read from when none is given: ``'binary'`` (else ``X``, ``None``) for
     classification, ``'log_norm'`` for regression."""
     if task != "regression":
-        return "binary" if "binary" in adata.layers else None
-    if "log_norm" not in adata.layers:
+        return BINARY if BINARY in adata.layers else None
+    if LOG_NORM not in adata.layers:
         raise KeyError(
             "task='regression' without layer= uses layers['log_norm'], which is missing: run "
             "dc.pp.normalize_depth, or pass layer= naming the continuous signal."
         )
-    return "log_norm"
+    return LOG_NORM
 
 
 def truth_layer(adata: AnnData, layer: str | None, task: str) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._keys import MOTIF_SCAN_KEY
+from ._keys import MOTIF_SCAN_KEY, MOTIF_SCORES
 from ._utils import deepcage_uns
 
 __all__ = ["SCAN_KEY", "MotifScan", "motif_digest"]
@@ -247,7 +247,7 @@ class MotifScan:
             ) from None
 
     @classmethod
-    def from_adata(cls, adata, key: str = "motif_scores") -> MotifScan | None:
+    def from_adata(cls, adata, key: str = MOTIF_SCORES) -> MotifScan | None:
         """The record of ``varm[key]`` in ``adata.uns['deepcage']``, or None when the scores were made outside."""
         rec = (deepcage_uns(adata, create=False).get(SCAN_KEY) or {}).get(key)
         return None if rec is None else cls.from_uns(rec)

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._data_files import _candidate_folders
 from .._genome import Genome
+from .._keys import BINARY, SPLIT, UNS_KEY
 from .._utils import make_mudata
 
 __all__ = ["HEME_CELL_TYPES", "HEME_TEST_REGIONS", "heme", "shared_data_dir"]
@@ -277,28 +278,28 @@ def _build(files, genome_name, rna, cell_types, test, motifs, bin_size, min_samp
     # known / novel classes from the sample split; 10 % of the loci outside the test region as validation loci,
     # which only decide when training stops
     pp.split_loci(adata, val_frac=0.1, seed=0)
-    split = adata.var["split"].astype(str).to_numpy()
+    split = adata.var[SPLIT].astype(str).to_numpy()
     region = HEME_TEST_REGIONS[genome_name]
     in_test = _in_region(adata.var, region)
     split[in_test] = "test"
     split[~in_test & (split == "test")] = "train"
-    adata.var["split"] = split
+    adata.var[SPLIT] = split
     _check_test_loci(adata, in_test, region)
     root = _common_root(files)
-    adata.uns["deepcage"]["dataset"] = {
+    adata.uns[UNS_KEY]["dataset"] = {
         "name": f"heme-{genome_name}",
         "source": str(root if root is not None else files["heme-hg19/rna_counts.tsv"].parent.parent),
         "test_region": "{}:{}-{}".format(*region),
     }
     if lifted:
-        adata.uns["deepcage"]["dataset"]["liftover"] = lifted
+        adata.uns[UNS_KEY]["dataset"]["liftover"] = lifted
     return adata
 
 
 def _check_test_loci(adata, in_test: np.ndarray, region) -> None:
     """A held-out cell type without open test loci cannot be evaluated on them: say so."""
-    held_out = adata.obs_names[adata.obs["split"].astype(str) == "test"]
-    binary = adata.layers["binary"]
+    held_out = adata.obs_names[adata.obs[SPLIT].astype(str) == "test"]
+    binary = adata.layers[BINARY]
     none_open = [c for c in held_out if not binary[adata.obs_names.get_loc(c)][in_test].any()]
     if none_open:
         log.warning(

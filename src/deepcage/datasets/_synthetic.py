@@ -11,7 +11,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._genome import Genome
-from .._keys import GENOME_KEY
+from .._keys import BINARY, GENOME_KEY, LOG_NORM
 from .._utils import deepcage_uns, locus_names, make_mudata
 from ..io._motifs import Motif
 from ._registry import cache_dir
@@ -161,8 +161,8 @@ def synthetic(
         ),
         var=pd.DataFrame({"chrom": chrom, "start": start, "end": end}, index=names),
     )
-    adata.layers["binary"] = binary
-    adata.layers["log_norm"] = signal.astype(np.float32)
+    adata.layers[BINARY] = binary
+    adata.layers[LOG_NORM] = signal.astype(np.float32)
 
     tag = hashlib.sha1(
         repr((_FORMAT_VERSION, n_loci, n_tfs, seq_len, motif_width, site_rate, seed)).encode()

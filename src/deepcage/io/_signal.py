@@ -12,6 +12,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._genome import canonical_chrom
+from .._keys import PREDICTION
 
 __all__ = ["count_bam", "read_bigwig", "write_bigwig"]
 
@@ -382,7 +383,9 @@ def _read_chrom_sizes(chrom_sizes, genome, adata) -> dict[str, int]:
         if not isinstance(genome, Genome):
             genome = Genome(genome)
         return dict(genome.chrom_sizes)
-    rec = (adata.uns.get("deepcage", {}) if adata is not None else {}).get("genome") or {}
+    from .._utils import genome_record
+
+    rec = genome_record(adata)
     sizes = rec.get("chrom_sizes")
     if sizes:
         return {str(k): int(v) for k, v in dict(sizes).items()}
@@ -402,7 +405,7 @@ def write_bigwig(
     path: PathLike,
     *,
     sample: str | int | None = None,
-    layer: str | None = "deepcage",
+    layer: str | None = PREDICTION,
     chrom_sizes: Mapping[str, int] | PathLike | None = None,
     genome=None,
     loci=None,

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._keys import PREDICTION
 from ._utils import _DOC_SHOW_SAVE, _finish, _new_ax
 
 __all__ = ["calibration"]
@@ -17,7 +18,7 @@ __all__ = ["calibration"]
 def calibration(
     adata: AnnData | pd.DataFrame,
     *,
-    key: str = "deepcage",
+    key: str = PREDICTION,
     layer: str | None = None,
     groupby: str | None = None,
     samples: str | Sequence[str] = "test",

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._keys import PREDICTION
 from .._layers import dense, get_layer, select
 from .._utils import get_modality
 from ._utils import _DOC_SHOW_SAVE, _finish
@@ -22,8 +23,8 @@ _CLUSTER[True] = _CLUSTER["both"]
 def _values(ad: AnnData, layer: str | None) -> tuple[object, str]:
     """The prediction matrix and its name: ``layers[layer]``, ``X`` for ``'X'``; default ``'deepcage'`` else ``X``."""
     if layer is None:
-        if "deepcage" in ad.layers:
-            return ad.layers["deepcage"], "deepcage"
+        if PREDICTION in ad.layers:
+            return ad.layers[PREDICTION], PREDICTION
         if ad.X is None:
             raise ValueError(
                 "No predictions: adata has no layers['deepcage'] and X is empty. Run dc.tl.predict, or pass layer=."

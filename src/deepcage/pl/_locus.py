@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from anndata import AnnData
 
+from .._keys import BINARY, LOG_NORM
 from .._layers import dense, get_layer, select
 from .._utils import deepcage_uns, get_modality, loci_of
 from ._utils import _DOC_SHOW_SAVE, _finish
@@ -160,7 +161,7 @@ def _loci_in_region(loci, chrom: str, start: int, end: int, region: str) -> np.n
 
 def _default_keys(ad: AnnData) -> list[str]:
     """``'log_norm'`` (else ``'binary'``, else ``'X'``), then ``'deepcage'`` and the ``baseline_*`` layers."""
-    observed = "log_norm" if "log_norm" in ad.layers else ("binary" if "binary" in ad.layers else "X")
+    observed = LOG_NORM if LOG_NORM in ad.layers else (BINARY if BINARY in ad.layers else "X")
     preds = [k for k in ad.layers if k == "deepcage"] + sorted(
         k for k in ad.layers if str(k).startswith("baseline_")
     )

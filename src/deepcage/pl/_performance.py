@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._keys import BINARY, LOG_NORM, PREDICTION, SPLIT
 from .._layers import dense, get_layer, select, truth_layer
 from .._utils import get_modality
 from ._utils import _DOC_SHOW_SAVE, _finish, _new_ax
@@ -32,7 +33,7 @@ _BASELINE_STYLES = ("--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1)))
 def pr_curves(
     adata: AnnData,
     *,
-    key: str = "deepcage",
+    key: str = PREDICTION,
     layer: str | None = None,
     samples: str | Sequence[str] = "test",
     loci: str | Sequence[str] = "test",
@@ -172,7 +173,7 @@ def pr_curves(
 def scatter(
     adata: AnnData,
     *,
-    key: str = "deepcage",
+    key: str = PREDICTION,
     sample: str | None = None,
     layer: str | None = None,
     loci: str | Sequence[str] = "test",
@@ -218,9 +219,9 @@ def scatter(
     if kind not in ("hexbin", "scatter"):
         raise ValueError(f"kind must be 'hexbin' or 'scatter', got {kind!r}.")
     if layer is None:
-        layer = "log_norm" if "log_norm" in ad.layers else ("binary" if "binary" in ad.layers else "X")
+        layer = LOG_NORM if LOG_NORM in ad.layers else (BINARY if BINARY in ad.layers else "X")
     if sample is None:
-        test = np.flatnonzero(ad.obs["split"].astype(str) == "test") if "split" in ad.obs else []
+        test = np.flatnonzero(ad.obs[SPLIT].astype(str) == "test") if SPLIT in ad.obs else []
         sample = ad.obs_names[test[0] if len(test) else 0]
     s_idx = select(ad, [sample], "obs")
     l_idx = select(ad, loci, "var")
@@ -246,7 +247,7 @@ def metric_by_group(
     groupby: str = "variability",
     level: str = "locus",
     kind: str = "box",
-    key: str | Sequence[str] = "deepcage",
+    key: str | Sequence[str] = PREDICTION,
     ax: plt.Axes | None = None,
     show: bool | None = None,
     save: str | bool | None = None,

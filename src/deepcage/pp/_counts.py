@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import sparse
 from tqdm.auto import tqdm
 
+from .._keys import LOG_NORM
 from .._layers import get_layer
 from .._utils import deepcage_uns, get_modality, loci_of
 
@@ -132,7 +133,7 @@ def normalize_depth(
     data,
     *,
     layer: str = "counts",
-    key_added: str = "log_norm",
+    key_added: str = LOG_NORM,
     library_size: str | Sequence[float] | np.ndarray | None = "n_reads",
     target_size: float | None = None,
     copy: bool = False,

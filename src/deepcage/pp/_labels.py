@@ -14,7 +14,8 @@ import pandas as pd
 from anndata import AnnData
 
 from .._intervals import known_chrom_sizes, warn_past_contig_end
-from .._utils import deepcage_uns, get_modality, loci_of, locus_names, resolve_genome
+from .._keys import BINARY, GENOME_KEY
+from .._utils import deepcage_uns, genome_record, get_modality, loci_of, locus_names, resolve_genome
 from ..io._peaks import check_peak_file
 from ._bins import _as_intervals, _canonical_keys, _covered_bp, _merge_by_contig
 
@@ -59,7 +60,7 @@ def binarize_peaks(
     min_overlap: float = 0.5,
     min_replicate_frac: float = 0.5,
     min_samples: int = 1,
-    key_added: str = "binary",
+    key_added: str = BINARY,
 ) -> AnnData:
     """Binary accessibility of bins from peak files: the DeepCAGE replicate rule.
 
@@ -264,8 +265,8 @@ def _record_genome(adata: AnnData, bins, genome) -> None:
     if genome is not None:
         resolve_genome(adata, genome)
     elif isinstance(bins, pd.DataFrame) and isinstance(bins.attrs.get("genome"), dict):
-        rec["genome"] = dict(bins.attrs["genome"])
+        rec[GENOME_KEY] = dict(bins.attrs["genome"])
     elif not isinstance(bins, pd.DataFrame):
-        src = get_modality(bins, "atac").uns.get("deepcage", {}).get("genome")
+        src = genome_record(bins)
         if src:
-            rec["genome"] = dict(src)
+            rec[GENOME_KEY] = src

@@ -11,6 +11,7 @@ import pandas as pd
 from anndata import AnnData
 from tqdm.auto import tqdm
 
+from .._keys import MOTIF_SCORES
 from .._scan_record import SCAN_KEY, MotifScan
 from .._utils import deepcage_uns, get_modality, loci_of, resolve_genome
 from ._motif_scan import resolve_scan_device, scan_max
@@ -44,7 +45,7 @@ def motif_scores(
     device="auto",
     batch_size: int | None = None,
     progress: bool = True,
-    key_added: str = "motif_scores",
+    key_added: str = MOTIF_SCORES,
     out: str | os.PathLike | None = None,
     copy: bool = False,
 ) -> AnnData | None:

@@ -13,6 +13,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._genome import canonical_chrom
+from .._keys import BINARY, LOCUS_CLASS, SPLIT
 from .._layers import get_layer
 from .._utils import deepcage_uns, get_modality, loci_of, parse_locus_names
 from ._bins import _as_intervals, _covered_bp, _merge_by_contig
@@ -44,7 +45,7 @@ def split_samples(
     n_folds: int | None = None,
     fold: int = 0,
     seed: int = 0,
-    key_added: str = "split",
+    key_added: str = SPLIT,
     copy: bool = False,
 ):
     """Split samples (cell types) into training and test sets: named hold-out or k-fold.
@@ -189,16 +190,16 @@ def _in_regions(loci: pd.DataFrame, regions) -> np.ndarray:
 def split_loci(
     data: AnnData | MuData,
     *,
-    layer: str | None = "binary",
+    layer: str | None = BINARY,
     min_positive: int = 2,
     val_frac: float = 0.1,
     val_chroms: str | Sequence[str] | None = None,
     test_chroms: str | Sequence[str] | None = None,
     test_regions: str | Sequence[str] | os.PathLike | pd.DataFrame | None = None,
     seed: int = 0,
-    sample_key: str = "split",
-    key_added: str = "split",
-    class_key: str = "locus_class",
+    sample_key: str = SPLIT,
+    key_added: str = SPLIT,
+    class_key: str = LOCUS_CLASS,
     copy: bool = False,
 ) -> AnnData | MuData | None:
     """Split loci into train/val/test and classify them as known/novel (DeepCAGE's rules).

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._keys import MOTIF_SCORES, SPLIT, TF_EXPRESSION
 from .._utils import deepcage_uns, get_modality
 from ..io._expression import guess_units, merge_duplicate_genes
 
@@ -264,7 +265,7 @@ def tf_expression(
     train: Sequence[str] | None = None,
     fill_missing: bool = False,
     duplicates: Literal["auto", "sum", "first", "raise"] = "sum",
-    key_added: str = "tf_expr",
+    key_added: str = TF_EXPRESSION,
     copy: bool = False,
 ) -> AnnData | None:
     """Add normalised TF expression to each sample: TPM/CPM -> ``log1p`` -> quantile normalisation over TFs.
@@ -325,11 +326,11 @@ def tf_expression(
             )
         expr = get_modality(data, "rna")
     if tfs is None:
-        if "motif_scores" not in adata.varm:
+        if MOTIF_SCORES not in adata.varm:
             raise ValueError(
                 "Pass tfs=, or run dc.pp.motif_scores first so the TF list comes from the motif database."
             )
-        tfs = list(adata.varm["motif_scores"].columns)
+        tfs = list(adata.varm[MOTIF_SCORES].columns)
     tfs = [str(t) for t in tfs]
     if len(set(tfs)) != len(tfs):
         raise ValueError("tfs contains duplicated names.")
@@ -348,8 +349,8 @@ def tf_expression(
     )
 
     if train is None:
-        if "split" in adata.obs:
-            train = list(adata.obs_names[adata.obs["split"].astype(str) == "train"])
+        if SPLIT in adata.obs:
+            train = list(adata.obs_names[adata.obs[SPLIT].astype(str) == "train"])
         else:
             train = list(adata.obs_names)
             log.info("No obs['split']: the TF quantile reference is fit on all %d samples.", len(train))

@@ -11,6 +11,7 @@ from anndata import AnnData
 from scipy import sparse
 from scipy.special import expit
 
+from .._keys import BINARY, MOTIF_SCORES, PREDICTION, SPLIT, TF_EXPRESSION, UNS_KEY
 from .._layers import dense as _dense
 from .._layers import expr_frame as _expr_frame
 from .._layers import get_layer as _get_layer
@@ -48,8 +49,8 @@ def baselines(
     task: str = "auto",
     train_samples: str | Sequence[str] = "train",
     train_loci: str | Sequence[str] = "train",
-    tf_key: str = "tf_expr",
-    motif_key: str = "motif_scores",
+    tf_key: str = TF_EXPRESSION,
+    motif_key: str = MOTIF_SCORES,
     alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0),
     max_pairs: int = 200_000,
     chunk_size: int = 20_000,
@@ -346,7 +347,7 @@ def compare(
             )
         ad = get_modality(adata, "atac")
         if keys is None:
-            keys = (["deepcage"] if "deepcage" in ad.layers else []) + sorted(
+            keys = ([PREDICTION] if PREDICTION in ad.layers else []) + sorted(
                 k for k in ad.layers if str(k).startswith("baseline_")
             )
             if not keys:
@@ -377,7 +378,7 @@ def predict_baseline(
     *,
     method: str = "expression_knn",
     layer: str | None = None,
-    tf_key: str = "tf_expr",
+    tf_key: str = TF_EXPRESSION,
     temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
     fill_missing: bool = False,
     key_added: str | None = None,
@@ -444,8 +445,8 @@ def predict_baseline(
         loci_names = labels.index
     else:
         ad = get_modality(reference, "atac")
-        layer = layer if layer is not None else ("binary" if "binary" in ad.layers else None)
-        s_idx = _select(ad, "train", "obs") if "split" in ad.obs else np.arange(ad.n_obs)
+        layer = layer if layer is not None else (BINARY if BINARY in ad.layers else None)
+        s_idx = _select(ad, "train", "obs") if SPLIT in ad.obs else np.arange(ad.n_obs)
         ref_values = _dense(_get_layer(ad, layer), rows=s_idx)
         expr_all, _ = _tf_tables(ad, tf_key)
         ref_expr = expr_all[s_idx]
@@ -453,7 +454,7 @@ def predict_baseline(
         tfs = [str(t) for t in pd.DataFrame(ad.obsm[tf_key]).columns]
         temperature = None
         if method == "expression_knn":
-            l_idx = _select(ad, "train", "var") if "split" in ad.var else np.arange(ad.n_vars)
+            l_idx = _select(ad, "train", "var") if SPLIT in ad.var else np.arange(ad.n_vars)
             task = "classification" if np.isin(ref_values, (0, 1)).all() else "regression"
             temperature, _ = choose_temperature(
                 ref_expr, ref_values[:, l_idx], temperatures=temperatures, task=task
@@ -480,7 +481,7 @@ def predict_baseline(
     )
     out.layers[key_added] = np.ascontiguousarray(pred, dtype=np.float32)
     out.obsm[tf_key] = new.set_axis(out.obs_names)
-    out.uns["deepcage"] = {
+    out.uns[UNS_KEY] = {
         "predict_baseline": {
             "method": method,
             "temperature": temperature,

@@ -10,6 +10,7 @@ import pandas as pd
 from anndata import AnnData
 from tqdm.auto import tqdm
 
+from .._keys import BINARY, LOCUS_CLASS, SPLIT, UNS_KEY
 from .._layers import dense, get_layer, motif_frame
 from .._utils import get_modality
 from ._evaluate import binary_metrics, calibration_metrics
@@ -73,8 +74,8 @@ def _fold_data(
     a = ad.copy()
     split_samples(a, test=test)
     tf_expression(a, rna, tfs=tfs, key_added=tf_key)
-    keep_split = "split" in a.var
-    locus_split = a.var["split"].copy() if keep_split else None
+    keep_split = SPLIT in a.var
+    locus_split = a.var[SPLIT].copy() if keep_split else None
     split_loci(
         a,
         val_frac=0.0 if keep_split else val_frac,
@@ -83,7 +84,7 @@ def _fold_data(
         layer=None if layer == "X" else layer,
     )
     if keep_split:  # the locus split is the caller's (test region, validation loci); only the classes change
-        a.var["split"] = locus_split
+        a.var[SPLIT] = locus_split
     return a
 
 
@@ -111,7 +112,7 @@ def cross_validate(
     n_folds: int = 5,
     seeds: Sequence[int] = (0,),
     methods: Sequence[str] = ("deepcage", "locus_mean", "expression_knn"),
-    layer: str = "binary",
+    layer: str = BINARY,
     val_frac: float = 0.1,
     min_positive: int = 2,
     baseline_kwargs: dict | None = None,
@@ -228,10 +229,10 @@ def cross_validate(
             layer=layer,
             tf_key=tf_key,
         )
-        is_test = a.obs["split"].astype(str).to_numpy() == "test"
+        is_test = a.obs[SPLIT].astype(str).to_numpy() == "test"
         test_idx = np.flatnonzero(is_test)
-        test_loci = a.var["split"].astype(str).to_numpy() == "test"
-        cls = a.var["locus_class"].astype(str).to_numpy()
+        test_loci = a.var[SPLIT].astype(str).to_numpy() == "test"
+        cls = a.var[LOCUS_CLASS].astype(str).to_numpy()
         classes = {
             "all": ~test_loci,
             "known": ~test_loci & (cls == "known"),
@@ -244,7 +245,7 @@ def cross_validate(
                 "fold": f,
                 "test": list(samples[test_idx]),
                 "train": list(samples[~is_test]),
-                "tf_reference_samples": list(a.uns["deepcage"]["tf_reference"]["train_samples"]),
+                "tf_reference_samples": list(a.uns[UNS_KEY]["tf_reference"]["train_samples"]),
                 "n_loci": {k: int(v.sum()) for k, v in classes.items()},
             }
         )

@@ -11,6 +11,7 @@ import pandas as pd
 from anndata import AnnData
 from scipy.stats import rankdata
 
+from .._keys import PREDICTION
 from .._layers import dense, get_layer, select, truth_layer
 from .._utils import deepcage_uns, get_modality
 
@@ -289,7 +290,7 @@ def _selection(adata, key, layer, task, samples, loci):
 def evaluate(
     adata: AnnData,
     *,
-    key: str = "deepcage",
+    key: str = PREDICTION,
     layer: str | None = None,
     task: str = "auto",
     samples: str | Sequence[str] = "test",
@@ -577,7 +578,7 @@ def _write_metrics(
 def calibration_table(
     adata: AnnData,
     *,
-    key: str = "deepcage",
+    key: str = PREDICTION,
     layer: str | None = None,
     task: str = "auto",
     samples: str | Sequence[str] = "test",

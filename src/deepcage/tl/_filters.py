@@ -12,6 +12,7 @@ import pandas as pd
 from anndata import AnnData
 from tqdm.auto import tqdm
 
+from .._keys import MOTIF_SCORES, TF_EXPRESSION
 from .._layers import expr_frame, motif_frame, select
 from .._utils import deepcage_uns, genome_record, get_modality, loci_of, resolve_genome
 from ..io._motifs import Motif
@@ -106,7 +107,7 @@ def _device(net):
         return torch.device("cpu")
 
 
-def _model_tables(model, adata: AnnData, tf_key: str = "tf_expr", motif_key: str = "motif_scores"):
+def _model_tables(model, adata: AnnData, tf_key: str = TF_EXPRESSION, motif_key: str = MOTIF_SCORES):
     """Motif scores (loci x TFs) and expression (samples x TFs) in the model's TF order."""
     tfs = list(getattr(model, "tfs", []) or [])
     expr = expr_frame(adata, tf_key, require_names=False)

@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .._keys import MOTIF_SCORES, TF_EXPRESSION
 from .._layers import default_layer, expr_frame, get_layer, motif_frame
 from .._utils import deepcage_uns, genome_record, get_modality, loci_of, resolve_genome
 from ..model._config import RECIPE, Task, TrainConfig, Trunk
@@ -307,8 +308,8 @@ def fit(
     recipe: Literal["default", "paper"] = "default",
     layer: str | None = None,
     task: Task = "classification",
-    tf_key: str = "tf_expr",
-    motif_key: str = "motif_scores",
+    tf_key: str = TF_EXPRESSION,
+    motif_key: str = MOTIF_SCORES,
     genome=None,
     preset: Trunk = "paper",
     hidden: int = RECIPE,

@@ -12,6 +12,7 @@ import pandas as pd
 from anndata import AnnData
 from tqdm.auto import tqdm
 
+from .._keys import MOTIF_SCORES, TF_EXPRESSION
 from .._utils import get_modality, loci_of
 from ._filters import _device, _model_tables, _network, _onehot_loci, _output
 
@@ -178,8 +179,8 @@ def gis(
     tss=None,
     batch_size: int = 64,
     genome=None,
-    tf_key: str = "tf_expr",
-    motif_key: str = "motif_scores",
+    tf_key: str = TF_EXPRESSION,
+    motif_key: str = MOTIF_SCORES,
     method: str = "abs_gradient",
     progress: bool = True,
     key_added: str | None = "gis",

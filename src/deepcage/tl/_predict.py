@@ -22,6 +22,7 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
+from .._keys import MOTIF_SCORES, PREDICTION, TF_EXPRESSION
 from .._utils import UNS_KEY, deepcage_uns, get_modality, make_mudata
 from ..model._model import DeepCAGE
 from ._predict_genome import predict_genome
@@ -170,9 +171,9 @@ def predict(
     layer: str | None = None,
     min_cells: int = 10,
     sample_key: str | None = None,
-    tf_key: str = "tf_expr",
-    motif_key: str = "motif_scores",
-    key_added: str = "deepcage",
+    tf_key: str = TF_EXPRESSION,
+    motif_key: str = MOTIF_SCORES,
+    key_added: str = PREDICTION,
     fill_missing: bool = False,
     motif_scores: bool = False,
     batch_size: int = 256,

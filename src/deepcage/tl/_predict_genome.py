@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._keys import MOTIF_SCORES, PREDICTION, TF_EXPRESSION
 from ..model._model import DeepCAGE
 from ._predict_inputs import Inputs, resolve_inputs
 from ._predict_layout import open_h5ad_sink, prediction_record
@@ -115,9 +116,9 @@ def predict_genome(
     adata=None,
     genome=None,
     samples=None,
-    tf_key: str = "tf_expr",
-    motif_key: str = "motif_scores",
-    key_added: str = "deepcage",
+    tf_key: str = TF_EXPRESSION,
+    motif_key: str = MOTIF_SCORES,
+    key_added: str = PREDICTION,
     fill_missing: bool = False,
     motif_scores: bool = False,
     batch_size: int = 256,

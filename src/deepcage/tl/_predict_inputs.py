@@ -20,6 +20,7 @@ from anndata import AnnData
 
 from .._genome import canonical_chrom
 from .._intervals import check_loci
+from .._keys import MOTIF_SCORES, TF_EXPRESSION
 from .._layers import expr_frame, motif_frame
 from .._utils import fasta_list, genome_record, get_modality, loci_of, locus_names, parse_locus_names
 from ..model._inputs import align_tfs, check_finite
@@ -492,8 +493,8 @@ def resolve_inputs(
     loci=None,
     genome=None,
     samples=None,
-    tf_key: str = "tf_expr",
-    motif_key: str = "motif_scores",
+    tf_key: str = TF_EXPRESSION,
+    motif_key: str = MOTIF_SCORES,
     fill_missing: bool = False,
     exclude_self: bool | None = None,
 ) -> Inputs:
