@@ -9,12 +9,13 @@ import numpy as np
 from anndata import AnnData
 from tqdm.auto import tqdm
 
+from .._keys import SEQUENCE_CODES
 from .._utils import deepcage_uns, get_modality, loci_of, resolve_genome
 
 __all__ = ["SEQUENCE_KEY", "sequence_codes", "stored_codes"]
 
 #: ``varm`` key of the stored codes.
-SEQUENCE_KEY = "sequence_codes"
+SEQUENCE_KEY = SEQUENCE_CODES
 _CHUNK = 1 << 16
 
 
