@@ -124,7 +124,7 @@ def run(adata, preset: str, *, batch_loci: int, max_steps: int | None, warmup: i
             preset=preset,
             max_epochs=1,
             batch_loci=batch_loci,
-            progress_bar=False,
+            progress=False,
             accelerator="cpu",
             limit_train_batches=steps,
             limit_val_batches=1,

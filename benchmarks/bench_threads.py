@@ -30,7 +30,7 @@ SCRIPT = textwrap.dedent(
         logging.getLogger(name).setLevel(logging.ERROR)
     adata = dc.datasets.synthetic(seed=0)
     t = time.perf_counter()
-    dc.tl.fit(adata, preset="small", max_epochs=int(sys.argv[1]), progress_bar=False, patience=100)
+    dc.tl.fit(adata, preset="small", max_epochs=int(sys.argv[1]), progress=False, patience=100)
     print((time.perf_counter() - t) / int(sys.argv[1]))
     """
 )

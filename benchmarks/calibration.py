@@ -49,7 +49,7 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = dc.tl.fit(
-                ad, preset="small", hidden=256, max_epochs=args.epochs, seed=seed, progress_bar=False
+                ad, preset="small", hidden=256, max_epochs=args.epochs, seed=seed, progress=False
             )
         dc.tl.predict(model, ad, progress=False)
         p = np.asarray(ad.layers["deepcage"], dtype=np.float64)

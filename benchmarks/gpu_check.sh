@@ -100,15 +100,15 @@ model = dc.tl.fit(
     devices=devices,
     strategy="ddp" if devices > 1 else "auto",
     batch_loci=256,
-    progress_bar=False,
+    progress=False,
 )
 torch.cuda.synchronize()
 dt = time.perf_counter() - t0
 print(model)
-print(model.history_)
-loci_per_s = n_train_loci * len(model.history_) / dt
+print(model.history)
+loci_per_s = n_train_loci * len(model.history) / dt
 print(
-    f"gpu_check: {len(model.history_)} epoch(s) in {dt:.1f} s (incl. validation and start-up): "
+    f"gpu_check: {len(model.history)} epoch(s) in {dt:.1f} s (incl. validation and start-up): "
     f"{loci_per_s:,.0f} training loci/s, {loci_per_s * n_train_samples:,.0f} (locus, sample) pairs/s "
     f"(trunk reuse over {n_train_samples} samples), peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GB"
 )

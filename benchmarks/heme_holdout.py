@@ -58,10 +58,10 @@ def main() -> None:
         patience=args.patience,
         monitor=args.monitor,
         seed=args.seed,
-        progress_bar=False,
+        progress=False,
     )
     print(model)
-    print(model.history_.round(4).to_string())
+    print(model.history.round(4).to_string())
     print(f"training: {time.perf_counter() - t0:.0f} s")
 
     # held-out cell types from RNA alone (raw counts of the 'rna' modality)

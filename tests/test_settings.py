@@ -68,9 +68,12 @@ def test_lightning_lines_print_once_without_tips(capsys):
     for n in levels:
         logging.getLogger(n).setLevel(logging.INFO)
     try:
-        with quiet_lightning():
+        with dc.settings.verbosity.override("info"), quiet_lightning():  # shown from 'info' on
             log.info("GPU available: False")
             log.info("💡 Tip: install something")
+        with quiet_lightning():  # default verbosity ('warning'): silenced
+            log.info("GPU available: silenced")
+            log.warning("a warning stays")
         log.info("after")
     finally:
         root.removeHandler(handler)
@@ -79,7 +82,8 @@ def test_lightning_lines_print_once_without_tips(capsys):
         for n, level in levels.items():
             logging.getLogger(n).setLevel(level)
     err = capsys.readouterr().err
-    assert err.count("GPU available") == 1
+    assert err.count("GPU available") == 1 and "silenced" not in err
+    assert "a warning stays" in err
     assert "Tip" not in err
     assert err.count("after") == 2  # outside the block Lightning's own behaviour is untouched
 
@@ -91,3 +95,106 @@ def test_import_is_lazy():
     assert dc.tl.predict.__name__ == "predict" and dc.DeepCAGE.__name__ == "DeepCAGE"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         dc.nope  # noqa: B018
+
+
+# ------------------------------------------------------------------------------------ verbosity and progress bars
+@pytest.mark.parametrize(
+    ("value", "level"), [(0, "error"), ("warning", "warning"), ("INFO", "info"), (3, "hint"), (9, "debug")]
+)
+def test_verbosity_as_scanpy(value, level):
+    before = dc.settings.verbosity
+    try:
+        dc.settings.verbosity = value
+        assert dc.settings.verbosity.name == level
+        want = {
+            "error": logging.ERROR,
+            "warning": logging.WARNING,
+            "info": logging.INFO,
+            "hint": logging.INFO,
+        }
+        assert logging.getLogger("deepcage").level == want.get(level, logging.DEBUG)
+        assert dc.settings.progress is (level != "error")  # progress bars from 'warning' on
+        assert f"verbosity={dc.settings.verbosity.value}" in repr(dc.settings)
+    finally:
+        dc.settings.verbosity = before
+    assert dc.settings.verbosity == before == _settings.Verbosity.warning
+
+
+@pytest.mark.parametrize("bad", ["loud", -1.5, None, True])
+def test_bad_verbosity(bad):
+    with pytest.raises(ValueError, match=r"verbosity must be one of 0 'error', 1 'warning'"):
+        dc.settings.verbosity = bad
+
+
+def test_verbosity_override_and_environment(monkeypatch):
+    with dc.settings.verbosity.override("error") as v:
+        assert v == dc.settings.verbosity == 0 and not dc.settings.progress
+        assert _settings.show_progress(None) is False and _settings.show_progress(True) is True
+    assert dc.settings.verbosity == 1 and _settings.show_progress(None) is True
+    assert _settings.show_progress(False) is False
+    monkeypatch.setenv("DEEPCAGE_VERBOSITY", "info")
+    assert _settings.Settings().verbosity == _settings.Verbosity.info
+
+
+def test_messages_go_to_stderr_and_follow_verbosity(capsys):
+    log = logging.getLogger("deepcage.pp._example")
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    root.handlers = []  # a plain script: deepcage's own handler prints (pytest's root handlers are set aside)
+    try:
+        log.info("hidden at 'warning'")
+        log.warning("a warning")
+        with dc.settings.verbosity.override("info"):
+            log.info("shown at 'info'")
+        with dc.settings.verbosity.override("error"):
+            log.warning("hidden at 'error'")
+    finally:
+        root.handlers = handlers
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == ["WARNING: a warning", "shown at 'info'"]
+
+
+def test_messages_reach_the_root_logger_once(caplog):
+    """With handlers on the root logger (Jupyter, logging.basicConfig, pytest) deepcage's records go there."""
+    caplog.set_level(logging.DEBUG)
+    log = logging.getLogger("deepcage.tl._example")
+    log.info("not at 'warning'")
+    with dc.settings.verbosity.override("info"):
+        log.info("at 'info'")
+    assert caplog.messages == ["at 'info'"]
+
+
+def _tiny():
+    return dc.datasets.synthetic(n_samples=4, n_loci=60, n_tfs=3, n_test_samples=1)
+
+
+def test_progress_bars_go_to_stderr_and_lightning_lines_are_silenced(capfd):
+    adata = _tiny()
+    model = dc.tl.fit(adata, preset="small", hidden=8, max_epochs=1, accelerator="cpu")
+    dc.tl.predict(model, adata, chunk_size=20)
+    out, err = capfd.readouterr()
+    assert out == ""  # `deepcage demo > results.txt` keeps the results file clean
+    assert "Epoch 0" in err and "deepcage predict" in err  # Lightning's bar and tqdm's, on stderr
+    assert "GPU available" not in err and "TPU available" not in err and "Total params" not in err
+    with dc.settings.verbosity.override("error"):  # no bars where progress is left at None
+        dc.tl.fit(adata, preset="small", hidden=8, max_epochs=1, accelerator="cpu")
+        dc.tl.predict(model, adata, chunk_size=20)
+    out, err = capfd.readouterr()
+    assert out == "" and "Epoch" not in err and "deepcage predict" not in err
+    with dc.settings.verbosity.override("info"):  # Lightning's device lines and model summary at 'info'
+        dc.tl.fit(adata, preset="small", hidden=8, max_epochs=1, accelerator="cpu", progress=False)
+    out, err = capfd.readouterr()
+    assert "GPU available" in out + err and "Total params" in out + err
+    assert "Epoch" not in err
+
+
+def test_progress_bar_is_deprecated_for_progress():
+    adata = _tiny()
+    with pytest.warns(FutureWarning, match=r"dc\.tl\.fit: progress_bar= is deprecated.*use progress="):
+        model = dc.tl.fit(
+            adata, preset="small", hidden=8, max_epochs=1, accelerator="cpu", progress_bar=False
+        )
+    assert len(model.history) == 1
+    with pytest.raises(TypeError, match=r"give progress= only"):
+        dc.tl.fit(adata, progress=False, progress_bar=False)

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._settings import show_progress
+
 __all__ = [
     "DATA_FILES",
     "DATASET_FILES",
@@ -498,7 +500,7 @@ def _retrieve(source: Source, entry: DataFile, progress: bool) -> Path:
                 known_hash=f"sha256:{source.sha256}" if source.sha256 else None,
                 fname=source.fname,
                 path=folder,
-                progressbar=progress,
+                progressbar=show_progress(progress),
             )
         )
     except Exception as err:
@@ -523,7 +525,7 @@ def fetch(
     name: str,
     *,
     path: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> Path:
     """Path of one file of the example data: the local copy when there is one, else the cache, else a download.
 
@@ -542,7 +544,7 @@ def fetch(
     path
         A local example data folder to look in first.
     progress
-        Show download progress bars.
+        Show download progress bars (``None``, the default: per ``dc.settings.verbosity``).
 
     Returns
     -------
@@ -589,7 +591,7 @@ def fetch(
 def download(
     *names: str,
     path: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> Path:
     """Make sure the files of a dataset (or single files) are available, and return the folder that holds them.
 
@@ -601,7 +603,7 @@ def download(
     path
         A local example data folder to use when it holds every file.
     progress
-        Show download progress bars.
+        Show download progress bars (``None``, the default: per ``dc.settings.verbosity``).
 
     Returns
     -------

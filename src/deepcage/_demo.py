@@ -252,7 +252,7 @@ def _train_and_predict(dc, run: dict, seed: int, progress: bool):
     """Steps 2-3: DeepCAGE and the sequence-only baseline; the held-out samples predicted from RNA alone."""
     adata, rna, test, epochs = run["adata"], run["rna"], run["test"], run["epochs"]
     _say(f"Training DeepCAGE (small preset, up to {epochs} epochs, CPU works) ...")
-    fit_kwargs = {"preset": "small", "max_epochs": epochs, "progress_bar": progress, **run["options"]}
+    fit_kwargs = {"preset": "small", "max_epochs": epochs, "progress": progress, **run["options"]}
     model = dc.tl.fit(adata, seed=seed, **fit_kwargs)
     _say(f"  {model}")
     _say(
@@ -380,7 +380,7 @@ def run_demo(
     data: str | os.PathLike | None = None,
     max_epochs: int | None = None,
     seed: int = 0,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict:
     """Run deepcage end to end and write a figure.
 
@@ -409,7 +409,7 @@ def run_demo(
     seed
         Random seed.
     progress
-        Show progress bars.
+        Show progress bars (``None``, the default: per ``dc.settings.verbosity``).
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""How model calls run: torch's thread count and Lightning's console output."""
+"""How model calls run: torch's thread count and Lightning's console output (its lines, its progress bars)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,18 @@ import contextlib
 import logging
 import warnings
 
-from ._settings import settings
+from ._settings import Verbosity, settings, show_progress
 
-__all__ = ["quiet_lightning", "torch_threads"]
+__all__ = ["lightning_progress_bar", "quiet_lightning", "torch_threads"]
+
+#: Lightning's loggers (the unified package's and the standalone packages')
+_LIGHTNING_LOGGERS = (
+    "lightning",
+    "lightning.pytorch",
+    "lightning.fabric",
+    "pytorch_lightning",
+    "lightning_fabric",
+)
 
 
 @contextlib.contextmanager
@@ -32,27 +41,54 @@ class _DropTips(logging.Filter):
         return "Tip:" not in str(record.msg)
 
 
+def lightning_verbose() -> bool:
+    """Whether Lightning's console lines show: from ``dc.settings.verbosity = 'info'`` on."""
+    return settings.verbosity >= Verbosity.info
+
+
 @contextlib.contextmanager
 def quiet_lightning():
-    """Lightning's INFO lines once, without its advertising tips and its own deprecation notices.
+    """Lightning's console lines silenced below ``dc.settings.verbosity = 'info'`` (``GPU available: ...``,
+    ``TPU available: ...``, ``LOCAL_RANK: ...``, ``Trainer.fit stopped: ...``; its warnings stay); from 'info' on
+    printed once, without its advertising tips. Its own deprecation notices are dropped either way.
 
     Lightning's ``lightning`` logger prints through its own console handler *and* propagates to the root logger,
     so every line appears twice when the root logger has a handler (Jupyter, ``logging.basicConfig``).
     """
     top = logging.getLogger("lightning")
-    loggers = [top, logging.getLogger("lightning.pytorch"), logging.getLogger("lightning.fabric")]
+    loggers = [logging.getLogger(name) for name in _LIGHTNING_LOGGERS]
     handlers = {h for lg in loggers for h in lg.handlers}
     tips = _DropTips()
     propagate = top.propagate
+    levels = {lg: lg.level for lg in loggers}
     if top.handlers:
         top.propagate = False
     for h in handlers:
         h.addFilter(tips)
+    if not lightning_verbose():
+        for lg in loggers:  # at the source: also the lines that reach the root logger's handlers
+            if lg.getEffectiveLevel() < logging.WARNING:
+                lg.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated")
             yield
     finally:
         top.propagate = propagate
+        for lg, level in levels.items():
+            lg.setLevel(level)
         for h in handlers:
             h.removeFilter(tips)
+
+
+def lightning_progress_bar(progress: bool | None, callbacks=()):
+    """Lightning's tqdm progress bar writing to stderr (Lightning's own writes to stdout, which mixes its bars
+    into ``deepcage demo > results.txt``), or None when ``progress`` (``None``: per ``dc.settings.verbosity``)
+    is off or ``callbacks`` already hold a progress bar."""
+    from lightning.pytorch.callbacks import ProgressBar
+
+    from .model._progress_bar import StderrProgressBar
+
+    if not show_progress(progress) or any(isinstance(c, ProgressBar) for c in callbacks):
+        return None
+    return StderrProgressBar()

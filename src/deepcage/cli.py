@@ -2,7 +2,10 @@
 
 Errors print one line, ``deepcage <command>: error: <what and what to do>``, without a traceback: exit code 2
 for usage errors (missing or wrong arguments), 1 for errors in the data or files. ``--debug`` shows the
-traceback. Heavy libraries (torch, lightning, anndata) load only once the arguments are checked.
+traceback. Messages raised in Python name the command's flags instead of the Python spellings
+(``pass fill_missing=True`` reads ``pass --fill-missing``; see :func:`cli_spelling`). Results go to stdout;
+progress bars, warnings and messages to stderr (``-q`` errors only, ``-v`` more). Heavy libraries (torch,
+lightning, anndata) load only once the arguments are checked.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -53,6 +57,80 @@ def one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {msg} (raised inside a library; run with --debug for the traceback)"
 
 
+# ----------------------------------------------------------------------------------------------- Python -> flags
+def python_flags(sub: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """The options of a subcommand by their Python spelling: ``{'fill_missing': <--fill-missing>, ...}`` (an
+    option stored under another name, as ``--out``'s ``out_option``, also under the Python one)."""
+    flags = {}
+    for action in sub._actions:
+        long = [o for o in action.option_strings if o.startswith("--")]
+        if not long or action.dest in ("help", "debug"):
+            continue
+        flags[action.dest] = action
+        flags.setdefault(long[0][2:].replace("-", "_"), action)
+        if action.dest.endswith("_option"):
+            flags.setdefault(action.dest[: -len("_option")], action)
+    return flags
+
+
+_GENOME_CALL = re.compile(r"\bgenome=dc\.Genome\(\s*(?:(['\"])(?P<path>[^'\"]*)\1)?(?:[^()]|\([^()]*\))*\)")
+_PY_ARG = re.compile(
+    r"(?<![\w.\-])(?P<name>[a-z][a-z0-9_]*)=(?P<value>True\b|False\b|None\b|'[^']*'|\"[^\"]*\"|-?\d[\d.e+-]*|(?=[\s,.;:)]|$))"
+)
+_CLI_NOTE = re.compile(r"\s*\(command line: [^)]*\)")
+_CLI_HINT = re.compile(r"\((--[\w-]+)[^()]* on the command line\)")
+
+
+def cli_spelling(message: str, flags: dict[str, argparse.Action]) -> str:
+    """A message written for Python with the command's flags: ``fill_missing=True`` -> ``--fill-missing``,
+    ``genome=dc.Genome('hg38.fa', name='hg38')`` -> ``--genome hg38.fa``, ``samples=`` -> ``--samples``,
+    ``batch_size=128`` -> ``--batch-size 128``; ``(command line: ...)`` notes are dropped (the message now says
+    it). Names the command has no flag for (Python-only options) are left as they are, and so are those the
+    message already gives the flag of (``... (--gene-names on the command line)``)."""
+    hinted = {m.group(1) for m in _CLI_HINT.finditer(message)}
+
+    def flag(name: str):
+        action = flags.get(name)
+        if action is None:
+            return None
+        long = next(o for o in action.option_strings if o.startswith("--"))
+        return None if long in hinted else (action, long)
+
+    def genome(m: re.Match) -> str:
+        found = flag("genome")
+        if found is None:
+            return m.group(0)
+        return f"{found[1]} {m.group('path') or 'FASTA'}"
+
+    def arg(m: re.Match) -> str:
+        found = flag(m.group("name"))
+        if found is None:
+            return m.group(0)
+        action, long = found
+        value = m.group("value")
+        if value in ("True", "False"):
+            negated = f"--no-{long[2:]}"
+            if isinstance(action, argparse.BooleanOptionalAction):
+                return long if value == "True" else negated
+            if action.nargs == 0:  # store_true: --overwrite; store_true --no-x stands for x=False
+                want = value == "True" if not long.startswith("--no-") else value == "False"
+                return long if want else m.group(0)
+            return f"{long} {value.lower()}"
+        if value == "None":
+            return m.group(0)
+        if value:
+            return f"{long} {value.strip(chr(39) + chr(34))}"
+        return long
+
+    text = _CLI_NOTE.sub("", message)
+    text = _GENOME_CALL.sub(genome, text)
+    text = _PY_ARG.sub(arg, text)
+    # the Python parameter progress is --no-progress on the command line
+    if "no_progress" in flags:
+        text = re.sub(r"(?<![\w.\-])progress=False\b", "--no-progress", text)
+    return text
+
+
 def _rank() -> int:
     """This process's rank in a multi-process run (Lightning DDP re-runs the command once per device), from the
     variables Lightning, torchrun and SLURM set; 0 for a single process."""
@@ -64,23 +142,30 @@ def _rank() -> int:
 
 
 @contextlib.contextmanager
-def _one_line_warnings(command: str):
+def _one_line_warnings(command: str, flags: dict | None = None):
     """Warnings as one ``deepcage <command>: warning: ...`` line each, without the source line, whoever raised
-    them (Lightning's own formatting included); the other ranks of a multi-process run stay quiet (rank 0
-    prints the same warnings)."""
+    them (Lightning's own formatting included), with the command's flags for Python spellings
+    (:func:`cli_spelling`); the other ranks of a multi-process run stay quiet (rank 0 prints the same warnings),
+    and so does ``--quiet``. deepcage's log messages get the same prefix."""
+    from ._settings import Verbosity, _Formatter, settings
+
     original = warnings.showwarning
+    prefix = f"{PROG} {command}"
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if _rank() != 0:
+        if _rank() != 0 or settings.verbosity < Verbosity.warning:
             return
-        text = " ".join(str(message).split())
-        print(f"{PROG} {command}: warning: {text}", file=file or sys.stderr)
+        text = cli_spelling(" ".join(str(message).split()), flags or {})
+        print(f"{prefix}: warning: {text}", file=file or sys.stderr)
 
     warnings.showwarning = show
+    before = _Formatter.prefix, _Formatter.translate
+    _Formatter.prefix, _Formatter.translate = prefix, lambda text: cli_spelling(text, flags or {})
     try:
         yield
     finally:
         warnings.showwarning = original
+        _Formatter.prefix, _Formatter.translate = before
 
 
 class _FoldLightningLines(logging.Filter):
@@ -379,6 +464,26 @@ def _device_advice(err: BaseException, accelerator, devices, strategy, precision
     return f"--accelerator {accelerator}: {msg} Use cpu, gpu, mps or auto."
 
 
+def _progress(args) -> bool | None:
+    """``--no-progress``: False; else None (progress bars unless ``--quiet``, as ``dc.settings.verbosity``)."""
+    return False if getattr(args, "no_progress", False) else None
+
+
+def _verbosity(args):
+    """``-q`` (errors only, no progress bars), ``-v`` (info: deepcage's messages, Lightning's device lines and
+    model summary), ``-vv`` (debug), for the command's run."""
+    from ._settings import Verbosity, settings
+
+    verbose, quiet = getattr(args, "verbose", 0) or 0, getattr(args, "quiet", False)
+    if verbose and quiet:
+        raise UsageError("-q/--quiet and -v/--verbose contradict each other; give one.")
+    if quiet:
+        return settings.verbosity.override(Verbosity.error)
+    if verbose:
+        return settings.verbosity.override(Verbosity.info if verbose == 1 else Verbosity.debug)
+    return contextlib.nullcontext()
+
+
 def _threads(args) -> None:
     if getattr(args, "threads", None) is not None:
         from ._settings import settings
@@ -415,7 +520,18 @@ def _common(p, *, progress: bool = True, threads: bool = True) -> None:
             help="CPU threads for torch (default: the CPUs not busy with other jobs; dc.settings.n_threads)",
         )
     if progress:
-        p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        p.add_argument("--no-progress", action="store_true", help="hide progress bars (they go to stderr)")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more messages on stderr: -v info (also Lightning's device lines and model summary), -vv debug "
+        "(dc.settings.verbosity)",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="errors only: no warnings, no messages, no progress bars"
+    )
     p.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors"
     )
@@ -611,7 +727,7 @@ def _run_prepare(args) -> int:
     )
     adata = pp.binarize_peaks(bins, peaks, genome=genome, min_samples=args.min_samples)
     _say(f"prepare: {adata.n_obs} samples x {adata.n_vars:,} loci, {100 * float(adata.X.mean()):.1f} % open")
-    pp.motif_scores(adata, motifs, genome=genome, tfs=tfs, min_score=min_score, progress=not args.no_progress)
+    pp.motif_scores(adata, motifs, genome=genome, tfs=tfs, min_score=min_score, progress=_progress(args))
     if args.test:
         pp.split_samples(adata, test=args.test)
     pp.tf_expression(adata, rna, tfs=tfs, units=None if args.units == "auto" else args.units)
@@ -811,7 +927,7 @@ def _run_fit(args) -> int:
                 checkpoint_dir=ckpt_dir,
                 resume_from=args.resume_from,
                 seed=args.seed,
-                progress_bar=not args.no_progress,
+                progress=_progress(args),
                 use_sequence=not args.no_sequence,
                 use_expression=not args.no_expression,
                 prior=_from_recipe(
@@ -981,7 +1097,7 @@ def _run_predict(args) -> int:
         "strategy": args.strategy,
         "batch_size": args.batch_size,
         "chunk_size": args.chunk_size,
-        "progress": not args.no_progress,
+        "progress": _progress(args),
     }
     if data is None:
         kw.update(expr=expr, fill_missing=args.fill_missing, loci=loci)
@@ -1066,7 +1182,7 @@ def _run_demo(args) -> int:
         data=args.data,
         max_epochs=args.epochs,
         seed=args.seed,
-        progress=not args.no_progress,
+        progress=_progress(args),
     )
     return 0
 
@@ -1131,8 +1247,9 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     args.stack = contextlib.ExitStack()  # contexts a command keeps open until it returns
     sigint = signal.getsignal(signal.SIGINT)  # Lightning ignores Ctrl-C from its first one on; restored below
+    flags = python_flags(parser._subparsers._group_actions[0].choices[args.command])
     try:
-        with _one_line_warnings(args.command):
+        with _one_line_warnings(args.command, flags), _verbosity(args):
             return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return _interrupted(prefix, args)
@@ -1150,7 +1267,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        print(f"{prefix}: error: {one_line(err)}", file=sys.stderr)
+        print(f"{prefix}: error: {cli_spelling(one_line(err), flags)}", file=sys.stderr)
         return 2 if isinstance(err, UsageError) else 1
     finally:
         args.stack.close()

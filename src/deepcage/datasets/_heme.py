@@ -67,7 +67,7 @@ def heme(
     min_samples: int = 0,
     mudata: bool = False,
     cache: bool = True,
-    progress: bool = True,
+    progress: bool | None = None,
 ):
     """Blood-cell accessibility (bulk ATAC peaks) and RNA over the sequenced parts of chr20 (hg19 or hg38).
 
@@ -114,7 +114,7 @@ def heme(
         Keep the built AnnData in the deepcage cache folder (``$DEEPCAGE_CACHE``) and reuse it when the inputs
         and options are unchanged; the motif scan is most of the build time (on 2 cores: hg19 ~12 s, hg38 ~42 s).
     progress
-        Show progress bars.
+        Show progress bars (``None``, the default: per ``dc.settings.verbosity``).
 
     Returns
     -------

@@ -8,6 +8,7 @@ import os
 import pickle
 import secrets
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import torch
 from .._runtime import torch_threads
 from ._network import DeepCAGENet, codes_to_onehot
 
-__all__ = ["MAX_STORED_LOCI_BYTES", "DeepCAGE"]
+__all__ = ["MAX_STORED_LOCI_BYTES", "DeepCAGE", "MissingGenomeError"]
 
 #: Training loci are saved with their sequence codes (1 byte per base) and motif scores (4 bytes per TF)
 #: when these take at most this many bytes (512 MB: e.g. 200,000 loci x 1 kb + 500 TFs). Then prediction on the
@@ -30,6 +31,11 @@ _WEIGHTS = "weights.pt"
 _META = "model.json"
 _LOCI = "loci.csv.gz"
 _MANIFEST = "manifest.json"  # written last at save: every file's size and SHA-256
+
+
+class MissingGenomeError(FileNotFoundError, ValueError):
+    """A call needs the genome's sequence, and the FASTA the model records is not on this machine (also a
+    ValueError, which callers caught before it had a class of its own)."""
 
 
 def _jsonable(obj: Any) -> Any:
@@ -64,7 +70,10 @@ class DeepCAGE:
         The TF-expression quantile reference (``uns['deepcage']['tf_reference']``) used to normalise new samples
         with :func:`deepcage.pp.apply_tf_reference`.
     genome
-        ``{'name', 'fasta', 'chrom_sizes'}`` of the training genome.
+        ``{'name', 'fasta', 'chrom_sizes'}`` of the training genome. The FASTA path is only a record: a model
+        loads and predicts its stored training loci without it (:meth:`load` warns when it does not exist on this
+        machine); other loci and variant alleles read their sequences from it, or from the ``genome=`` a call is
+        given.
     loci
         DataFrame (index ``chr:start-end``) with ``chrom``, ``start``, ``end`` (and ``split``) of the training loci.
     loci_codes, loci_motif
@@ -91,8 +100,10 @@ class DeepCAGE:
         ``'classification'`` or ``'regression'``.
     params
         Training parameters.
-    history_
-        DataFrame with one row per epoch (``train_loss``, ``val_loss``, ``val_auprc`` / ``val_pearson``).
+    history
+        DataFrame of the training curves, one row per epoch (index ``epoch``; ``train_loss``, ``val_loss``,
+        ``val_auprc`` / ``val_pearson``), as scvi-tools' ``model.history``; drawn by :func:`deepcage.pl.history`.
+        (``history_``, its former name, still works with a ``FutureWarning``.)
     """
 
     def __init__(
@@ -138,7 +149,7 @@ class DeepCAGE:
         self.ref_labels = ref_labels
         self.task = network.task
         self.params = dict(params or {})
-        self.history_ = history if history is not None else pd.DataFrame()
+        self.history = history if history is not None else pd.DataFrame()
         if version is None:
             from .. import __version__ as version
         self.version = version
@@ -149,7 +160,54 @@ class DeepCAGE:
         return (
             f"DeepCAGE(task={self.task!r}, tfs={len(self.tfs)}, preset={self.network.config['preset']!r}, "
             f"parameters={self.network.n_parameters():,}, genome={self.genome.get('name', '')!r}, "
-            f"loci={n_loci:,} ({seq}), epochs={len(self.history_)})"
+            f"loci={n_loci:,} ({seq}), epochs={len(self.history)})"
+        )
+
+    @property
+    def history_(self) -> pd.DataFrame:
+        """Deprecated spelling of :attr:`history`."""
+        warnings.warn(
+            "DeepCAGE.history_ is deprecated and will be removed; use model.history (same DataFrame).",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.history
+
+    @history_.setter
+    def history_(self, value: pd.DataFrame) -> None:
+        warnings.warn(
+            "DeepCAGE.history_ is deprecated and will be removed; use model.history (same DataFrame).",
+            FutureWarning,
+            stacklevel=2,
+        )
+        self.history = value
+
+    def missing_fasta(self) -> list[str]:
+        """The recorded genome FASTA files that do not exist on this machine (``[]``: all there, or none
+        recorded)."""
+        from .._utils import fasta_list
+
+        return [f for f in fasta_list(self.genome) if not Path(f).exists()]
+
+    def genome_needed(self, why: str) -> MissingGenomeError:
+        """The error for a call that needs the genome (``why``: what for) when its recorded FASTA is not here:
+        names the missing file and how to pass another."""
+        from .._utils import fasta_list
+
+        name = self.genome.get("name") or ""
+        missing = self.missing_fasta()
+        recorded = fasta_list(self.genome)
+        example = Path(recorded[0]).name if recorded else "genome.fa"
+        if missing:
+            what = (
+                f"the genome FASTA the model records{f' ({name})' if name else ''} is {missing[0]}, which does "
+                "not exist here (the model was saved on another machine, or the file moved)"
+            )
+        else:
+            what = f"the model records no genome FASTA{f' (genome {name})' if name else ''}"
+        return MissingGenomeError(
+            f"{why}, but {what}. Pass genome=dc.Genome('path/to/{example}'{f', name={name!r}' if name else ''}) "
+            "(command line: --genome FASTA)."
         )
 
     def card(self) -> str:
@@ -171,7 +229,7 @@ class DeepCAGE:
             f"- deepcage {self.version}; {self.network.n_parameters():,} parameters; {len(self.tfs)} TFs; "
             f"genome {self.genome.get('name', '') or 'unrecorded'}",
             f"- trained on {len(p.get('train_samples', []))} samples x {p.get('n_train_loci', n_loci):,} loci "
-            f"(best epoch {p.get('best_epoch', '?')} of {len(self.history_)})",
+            f"(best epoch {p.get('best_epoch', '?')} of {len(self.history)})",
         ]
         if p:
             lines.append(TrainConfig.from_params(p).card())
@@ -396,6 +454,9 @@ class DeepCAGE:
             "n_parameters": self.network.n_parameters(),
             "tf_reference": self.tf_reference,
         }
+        relative = _relative_fasta(self.genome, folder)
+        if relative:
+            meta["fasta_relative"] = relative  # found again when the model and the genome move together
         (folder / _META).write_text(json.dumps(_jsonable(meta), indent=1))
         if self.loci is not None:
             self.loci.to_csv(folder / _LOCI, index_label="locus")
@@ -409,7 +470,7 @@ class DeepCAGE:
                 for m in self.motifs
             ]
             (folder / "motifs.json").write_text(json.dumps(_jsonable(rows)))
-        self.history_.to_csv(folder / "history.csv", index_label="epoch")
+        self.history.to_csv(folder / "history.csv", index_label="epoch")
         (folder / "README.md").write_text(self.card())
         if self.sample_expr is not None:
             self.sample_expr.to_csv(folder / "sample_expr.csv", index_label="sample")
@@ -517,13 +578,13 @@ class DeepCAGE:
         if ref_labels is not None:
             ref_samples = _read_table(path / "ref_samples.csv", "sample").index
             ref_labels = pd.DataFrame(ref_labels, index=loci.index, columns=list(ref_samples))
-        return cls(
+        model = cls(
             net,
             sample_expr=sample_expr,
             ref_labels=ref_labels,
             tfs=meta["tfs"],
             tf_reference=ref,
-            genome=meta.get("genome"),
+            genome=_found_fasta(meta.get("genome"), meta.get("fasta_relative"), path),
             loci=loci,
             loci_codes=codes,
             loci_motif=motif,
@@ -534,6 +595,62 @@ class DeepCAGE:
             history=history,
             version=meta.get("deepcage_version"),
         )
+        _warn_missing_fasta(model, path)
+        return model
+
+
+# ---------------------------------------------------------------------- the genome FASTA: a record, not a need
+def _relative_fasta(genome: dict | None, folder: Path) -> list[str] | None:
+    """The recorded FASTA paths relative to the model folder (``folder`` is a sibling of it, so the same), for
+    the files that exist now; None when there are none."""
+    from .._utils import fasta_list
+
+    paths = fasta_list(genome)
+    if not paths or not all(Path(p).exists() for p in paths):
+        return None
+    try:
+        return [os.path.relpath(Path(p).absolute(), folder.absolute()) for p in paths]
+    except ValueError:  # another drive (Windows)
+        return None
+
+
+def _found_fasta(genome: dict | None, relative, folder: Path) -> dict | None:
+    """The genome record of a loaded model: the recorded FASTA paths, or, where they do not exist here, the
+    files at the same place relative to the model folder (a project folder copied elsewhere)."""
+    from .._utils import fasta_list
+
+    paths = fasta_list(genome)
+    if not genome or not paths or all(Path(p).exists() for p in paths):
+        return genome
+    if relative and len(relative) == len(paths):
+        moved = [(folder / r).resolve() for r in relative]
+        if all(p.exists() for p in moved):
+            return dict(genome, fasta=[str(p) for p in moved])
+    return genome
+
+
+def _warn_missing_fasta(model: DeepCAGE, path: Path) -> None:
+    """A recorded FASTA that is not here is a warning at load, not an error: it is needed only for loci the
+    model does not store, and then the error says so (:meth:`DeepCAGE.genome_needed`)."""
+    missing = model.missing_fasta()
+    if not missing:
+        return
+    name = model.genome.get("name") or "unnamed"
+    stored = model.loci_codes is not None or (not model.network.use_sequence and model.loci_motif is not None)
+    if model.loci is not None and stored:
+        can = (
+            f"the model predicts its {len(model.loci):,} stored training loci without it; other loci and "
+            "variant effects need the genome"
+        )
+    else:
+        can = "the model does not store its training loci's sequences, so predictions need the genome"
+    warnings.warn(
+        f"Model {path}: the genome FASTA it records ({name}) is {missing[0]}, which does not exist on this "
+        f"machine; {can}: pass genome=dc.Genome('path/to/{Path(missing[0]).name}') to those calls (command "
+        "line: --genome).",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 # ---------------------------------------------------------------------- the model folder: manifest and readers

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .._runtime import quiet_lightning, torch_threads
+from .._runtime import lightning_progress_bar, lightning_verbose, quiet_lightning, torch_threads
 
 __all__ = ["Runtime", "TrainRunner", "on_gpu"]
 
@@ -32,7 +32,8 @@ class Runtime:
     """Where and how a run executes: options that do not change what is learnt (on CPU, bit for bit).
 
     ``trainer_kwargs`` are other :class:`lightning.pytorch.Trainer` arguments (as scvi-tools'
-    ``trainer_kwargs``).
+    ``trainer_kwargs``). ``progress``: Lightning's progress bar, on stderr (``None``: per
+    ``dc.settings.verbosity``).
     """
 
     accelerator: str = "auto"
@@ -43,7 +44,7 @@ class Runtime:
     device_cache: bool | str = "auto"
     checkpoint_dir: str | os.PathLike | None = None
     resume_from: str | os.PathLike | None = None
-    progress_bar: bool = True
+    progress: bool | None = None
     trainer_kwargs: dict = field(default_factory=dict)
 
     @property
@@ -81,7 +82,8 @@ class TrainRunner:
     datamodule
         The data (:class:`deepcage.model._data.PairDataModule`).
     runtime
-        Devices, precision, checkpoints, resume, progress bar, other Trainer arguments.
+        Devices, precision, checkpoints, resume, progress bar (on stderr), other Trainer arguments. Lightning's
+        console lines and its model summary show from ``dc.settings.verbosity = 'info'`` on.
     max_epochs, monitor, mode, patience
         Epochs, and early stopping on ``monitor`` (``mode`` ``'min'`` / ``'max'``; no early stopping without
         validation loci or with ``patience=None``). The best epoch's weights are restored.
@@ -125,16 +127,20 @@ class TrainRunner:
 
         rt = self.runtime
         extra = dict(rt.trainer_kwargs)
+        user_callbacks = list(extra.pop("callbacks", []))
+        bar = lightning_progress_bar(rt.progress, user_callbacks)
         args = {
             "max_epochs": self.max_epochs,
             "accelerator": rt.accelerator,
             "devices": rt.devices,
             "strategy": rt.strategy,
             "precision": rt.resolved_precision(),
-            "callbacks": callbacks + list(extra.pop("callbacks", [])),
+            "callbacks": callbacks + user_callbacks + ([bar] if bar is not None else []),
             "logger": False,
-            "enable_progress_bar": rt.progress_bar,
-            "enable_model_summary": False,
+            # Lightning's own bar writes to stdout: deepcage's (bar) writes to stderr
+            "enable_progress_bar": bar is not None
+            or any(isinstance(c, pl.callbacks.ProgressBar) for c in user_callbacks),
+            "enable_model_summary": lightning_verbose(),
             "num_sanity_val_steps": 0,
             "deterministic": self.deterministic,
             "default_root_dir": str(ckpt_dir),

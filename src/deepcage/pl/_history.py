@@ -1,4 +1,4 @@
-"""Training curves from ``model.history_``."""
+"""Training curves from ``model.history``."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def history(
     Parameters
     ----------
     model
-        A fitted :class:`deepcage.DeepCAGE` (its ``history_``), or a DataFrame with one row per epoch: an
+        A fitted :class:`deepcage.DeepCAGE` (its ``history``), or a DataFrame with one row per epoch: an
         ``epoch`` column or index (else the row number) and columns such as ``train_loss``, ``val_loss``, ``val_auprc``.
     metrics
         Columns to plot (default: every numeric column except ``epoch``/``step``).
@@ -45,9 +45,13 @@ def history(
     >>> model = dc.tl.fit(adata)
     >>> dc.pl.history(model)
     """
-    hist = model if isinstance(model, pd.DataFrame) else getattr(model, "history_", None)
+    if isinstance(model, pd.DataFrame):
+        hist = model
+    else:  # history_: objects made like models before the rename
+        hist = getattr(model, "history", None)
+        hist = getattr(model, "history_", None) if hist is None else hist
     if hist is None:
-        raise ValueError("The model has no history_; fit it first or pass the history DataFrame.")
+        raise ValueError("The model has no history; fit it first or pass the history DataFrame.")
     hist = pd.DataFrame(hist)
     if hist.empty:
         raise ValueError("The training history is empty (no completed epoch).")

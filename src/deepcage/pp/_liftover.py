@@ -15,6 +15,7 @@ from anndata import AnnData
 from tqdm.auto import tqdm
 
 from .._genome import Genome, canonical_chrom
+from .._settings import show_progress
 from .._utils import deepcage_uns, genome_record, get_modality, loci_of, locus_names
 
 __all__ = ["DROP_REASONS", "liftover", "same_assembly"]
@@ -146,7 +147,7 @@ def _lift_arrays(lo, chrom, start, end, summit, *, max_length_change: float, pro
     contigs = _chain_contigs(lo)
     names = {c: _chain_name_of(lo, c, contigs) for c in pd.unique(chrom)}
     rows = range(n)
-    if progress and n >= 20000:
+    if show_progress(progress) and n >= 20000:
         rows = tqdm(rows, desc="liftover", unit="interval", mininterval=1.0)
     for i in rows:
         name = names[chrom[i]]
@@ -311,7 +312,7 @@ def liftover(
     target_genome: Genome | str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     max_length_change: float = 0.05,
     duplicates: str = "drop",
-    progress: bool = True,
+    progress: bool | None = None,
     copy: bool = False,
 ):
     """Lift intervals, or the loci of an AnnData, from one assembly to another (e.g. hg19 -> hg38).
@@ -356,7 +357,7 @@ def liftover(
         Intervals that land on identical coordinates: ``'drop'`` all of them (their data may disagree),
         ``'first'`` keep the first, ``'keep'`` keep all (tables only: an AnnData needs unique locus names).
     progress
-        Show a progress bar for large inputs.
+        Show a progress bar for large inputs (``None``, the default: per ``dc.settings.verbosity``).
     copy
         AnnData / MuData: return a lifted copy instead of lifting in place.
 

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from .._keys import MOTIF_SCORES
 from .._scan_record import SCAN_KEY, MotifScan
+from .._settings import show_progress
 from .._utils import deepcage_uns, get_modality, loci_of, resolve_genome
 from ._motif_scan import resolve_scan_device, scan_max
 
@@ -44,7 +45,7 @@ def motif_scores(
     min_score: float | str | None = None,
     device="auto",
     batch_size: int | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     key_added: str = MOTIF_SCORES,
     out: str | os.PathLike | None = None,
     copy: bool = False,
@@ -82,7 +83,7 @@ def motif_scores(
     batch_size
         Loci per scan call; default: 512 on the CPU, sized to the free memory on a GPU.
     progress
-        Progress bar (loci/s and time left).
+        Progress bar (loci/s and time left) (``None``, the default: per ``dc.settings.verbosity``).
     key_added
         Key in ``varm``.
     out
@@ -141,7 +142,7 @@ def motif_scores(
         scores = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=(len(loci), len(order)))
     else:
         scores = np.empty((len(loci), len(order)), dtype=np.float32)
-    with tqdm(total=len(loci), desc="motif scores", unit="locus", disable=not progress) as bar:
+    with tqdm(total=len(loci), desc="motif scores", unit="locus", disable=not show_progress(progress)) as bar:
         for lo in range(0, len(loci), _READ_CHUNK):
             hi = min(lo + _READ_CHUNK, len(loci))
             codes = scan.read(genome, chrom[lo:hi], start[lo:hi], end[lo:hi])

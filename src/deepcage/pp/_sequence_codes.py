@@ -10,6 +10,7 @@ from anndata import AnnData
 from tqdm.auto import tqdm
 
 from .._keys import SEQUENCE_CODES
+from .._settings import show_progress
 from .._utils import deepcage_uns, get_modality, loci_of, resolve_genome
 
 __all__ = ["SEQUENCE_KEY", "sequence_codes", "stored_codes"]
@@ -25,7 +26,7 @@ def sequence_codes(
     genome=None,
     window: int = 1000,
     out: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     copy: bool = False,
 ) -> AnnData | None:
     """Read the ``window``-bp sequence around every locus once, as 1-byte base codes, for training.
@@ -46,7 +47,7 @@ def sequence_codes(
     out
         A ``.npy`` file to write the codes to (memory-mapped back, read-only). Default: in memory.
     progress
-        Progress bar.
+        Progress bar (``None``, the default: per ``dc.settings.verbosity``).
     copy
         Return a modified copy instead of writing in place.
 
@@ -77,7 +78,7 @@ def sequence_codes(
         codes = np.lib.format.open_memmap(out, mode="w+", dtype=np.uint8, shape=(n, window))
     else:
         codes = np.empty((n, window), dtype=np.uint8)
-    with tqdm(total=n, desc="sequences", unit="locus", disable=not progress) as bar:
+    with tqdm(total=n, desc="sequences", unit="locus", disable=not show_progress(progress)) as bar:
         for lo in range(0, n, _CHUNK):
             hi = min(lo + _CHUNK, n)
             codes[lo:hi] = locus_codes(gen, chrom[lo:hi], start[lo:hi], end[lo:hi], window=window)

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from .._keys import BINARY, LOCUS_CLASS, SPLIT, UNS_KEY
 from .._layers import dense, get_layer, motif_frame
+from .._settings import show_progress
 from .._utils import get_modality
 from ._evaluate import binary_metrics, calibration_metrics
 
@@ -116,7 +117,7 @@ def cross_validate(
     val_frac: float = 0.1,
     min_positive: int = 2,
     baseline_kwargs: dict | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     return_models: bool = False,
     **fit_kwargs,
 ):
@@ -167,7 +168,7 @@ def cross_validate(
     baseline_kwargs
         Extra arguments of :func:`deepcage.tl.baselines`.
     progress
-        Progress bar over folds x seeds.
+        Progress bar over folds x seeds (``None``, the default: per ``dc.settings.verbosity``).
     return_models
         Also return the fitted models: ``{(fold, seed, method): DeepCAGE}``.
     **fit_kwargs
@@ -216,7 +217,12 @@ def cross_validate(
     trained = [m for m in methods if m in _NETWORK_METHODS]
 
     rows, info, models = [], [], {}
-    bar = tqdm(total=len(fold_list) * len(seeds), desc="cross-validation", unit="fit", disable=not progress)
+    bar = tqdm(
+        total=len(fold_list) * len(seeds),
+        desc="cross-validation",
+        unit="fit",
+        disable=not show_progress(progress),
+    )
     for f, test in enumerate(fold_list):
         a = _fold_data(
             ad,
@@ -263,9 +269,7 @@ def cross_validate(
         )
         for seed in seeds:
             for m in trained:
-                kwargs = dict(
-                    fit_kwargs, seed=seed, progress_bar=False, layer=None if layer == "X" else layer
-                )
+                kwargs = dict(fit_kwargs, seed=seed, progress=False, layer=None if layer == "X" else layer)
                 if m == "sequence":
                     kwargs.update(use_expression=False, prior=None, delta_expression=False)
                 model = fit(a, **kwargs)

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from .._keys import MOTIF_SCORES, TF_EXPRESSION
 from .._layers import expr_frame, motif_frame, select
+from .._settings import show_progress
 from .._utils import deepcage_uns, genome_record, get_modality, loci_of, resolve_genome
 from ..io._motifs import Motif
 
@@ -131,6 +132,8 @@ def _onehot_loci(model, adata: AnnData, idx: np.ndarray, genome=None) -> np.ndar
 
     rec = getattr(model, "genome", None) or {}
     if genome is None and not genome_record(adata) and rec.get("fasta"):
+        if hasattr(model, "missing_fasta") and model.missing_fasta():
+            raise model.genome_needed("The loci's sequences are read from the genome")
         genome = Genome(
             list(rec["fasta"]), name=rec.get("name") or None
         )  # the genome the model was trained on
@@ -171,7 +174,7 @@ def filter_motifs(
     batch_size: int = 64,
     genome=None,
     seed: int = 0,
-    progress: bool = True,
+    progress: bool | None = None,
     key_added: str | None = "filter_motifs",
 ) -> FilterMotifs:
     """Turn the first-layer convolution filters into PWMs and match them to known motifs (as the paper).
@@ -220,7 +223,7 @@ def filter_motifs(
     seed
         Random seed of the locus draw.
     progress
-        Show progress bars.
+        Show progress bars (``None``, the default: per ``dc.settings.verbosity``).
     key_added
         Store the table and PWMs in ``adata.uns['deepcage'][key_added]`` (``None``: do not store).
 
@@ -307,14 +310,14 @@ def _site_counts(conv, x: np.ndarray, *, threshold, pad, batch_size, device, pro
     with torch.no_grad():
         # pass 1: maximum activation of every filter
         fmax = torch.full((n_filters,), -torch.inf, device=device)
-        for sl in tqdm(batches, desc="filter maxima", disable=not progress, unit="batch"):
+        for sl in tqdm(batches, desc="filter maxima", disable=not show_progress(progress), unit="batch"):
             fmax = torch.maximum(fmax, conv(torch.from_numpy(x[sl]).to(device)).amax(dim=(0, 2)))
         cut = threshold * fmax
         cut = torch.where(fmax > 0, cut, torch.full_like(cut, torch.inf))  # never-positive filters: no site
         # pass 2: base counts of the windows above the cut
         counts = torch.zeros((n_filters, width, 4), dtype=torch.float64, device=device)
         n_sites = torch.zeros(n_filters, dtype=torch.int64, device=device)
-        for sl in tqdm(batches, desc="filter sites", disable=not progress, unit="batch"):
+        for sl in tqdm(batches, desc="filter sites", disable=not show_progress(progress), unit="batch"):
             xb = torch.from_numpy(x[sl]).to(device)
             act = conv(xb)  # (B, F, L')
             hit = (act > cut[None, :, None]).to(torch.float32)  # (B, F, L')
@@ -391,7 +394,8 @@ def _influence(model, net, conv, adata, idx, x, n_loci, samples, batch_size, rng
 
             base = predict()
             infl = np.zeros(n_filters)
-            for f in tqdm(range(n_filters), desc="filter influence", disable=not progress, unit="filter"):
+            shown = show_progress(progress)
+            for f in tqdm(range(n_filters), desc="filter influence", disable=not shown, unit="filter"):
                 state["f"] = f
                 infl[f] = float((base - predict()).abs().mean())
                 state["f"] = None

@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .._deprecation import renamed_arg
 from .._keys import MOTIF_SCORES, TF_EXPRESSION
 from .._layers import default_layer, expr_frame, get_layer, motif_frame
 from .._utils import deepcage_uns, genome_record, get_modality, loci_of, resolve_genome
@@ -302,6 +303,7 @@ def _store_loci(store_loci, codes, motif) -> bool:
     return keep
 
 
+@renamed_arg("progress_bar", "progress")
 def fit(
     adata,
     *,
@@ -330,7 +332,7 @@ def fit(
     checkpoint_dir: str | os.PathLike | None = None,
     resume_from: str | os.PathLike | None = None,
     seed: int = 0,
-    progress_bar: bool = True,
+    progress: bool | None = None,
     use_sequence: bool = True,
     use_expression: bool = True,
     prior: Literal["knn"] | None = RECIPE,
@@ -432,8 +434,9 @@ def fit(
         epochs including the ones already done.
     seed
         Seed for weights, shuffling and dropout; on CPU the same seed gives bit-identical models.
-    progress_bar
-        Show Lightning's progress bar.
+    progress
+        Show Lightning's progress bar (on stderr). ``None``: from ``dc.settings.verbosity = 'warning'`` (the
+        default) on. (Formerly ``progress_bar``, which still works with a ``FutureWarning``.)
     use_sequence
         Use the sequence trunk (False: an ablation from motif scores and expression only).
     use_expression
@@ -486,13 +489,13 @@ def fit(
 
     Returns
     -------
-    The trained :class:`deepcage.DeepCAGE` model (``history_`` holds the per-epoch losses and metrics,
+    The trained :class:`deepcage.DeepCAGE` model (``history`` holds the per-epoch losses and metrics,
     ``params`` the resolved options).
 
     Examples
     --------
     >>> adata = dc.datasets.synthetic()
-    >>> model = dc.tl.fit(adata, preset="small", max_epochs=5, progress_bar=False)  # doctest: +SKIP
+    >>> model = dc.tl.fit(adata, preset="small", max_epochs=5, progress=False)  # doctest: +SKIP
     >>> paper = dc.tl.fit(adata, recipe="paper", max_epochs=5)  # doctest: +SKIP
     >>> dc.tl.predict(model, adata)  # doctest: +SKIP
     """
@@ -515,7 +518,7 @@ def fit(
         device_cache=device_cache,
         checkpoint_dir=checkpoint_dir,
         resume_from=resume_from,
-        progress_bar=progress_bar,
+        progress=progress,
         trainer_kwargs=trainer_kwargs,
     )
     adata = get_modality(adata, "atac")

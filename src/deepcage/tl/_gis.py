@@ -13,6 +13,7 @@ from anndata import AnnData
 from tqdm.auto import tqdm
 
 from .._keys import MOTIF_SCORES, TF_EXPRESSION
+from .._settings import show_progress
 from .._utils import get_modality, loci_of
 from ._filters import _device, _model_tables, _network, _onehot_loci, _output
 
@@ -120,7 +121,7 @@ def _per_locus_grads(
     n = len(m)
     out = np.zeros((n, len(g)), dtype=np.float64)
     use_vmap = x is not None
-    for lo in tqdm(range(0, n, batch_size), desc="GIS", disable=not progress, unit="batch"):
+    for lo in tqdm(range(0, n, batch_size), desc="GIS", disable=not show_progress(progress), unit="batch"):
         hi_ = lo + batch_size
         mb = torch.from_numpy(m[lo:hi_]).to(device)
         xb = torch.from_numpy(x[lo:hi_]).to(device) if x is not None else [None] * len(mb)
@@ -182,7 +183,7 @@ def gis(
     tf_key: str = TF_EXPRESSION,
     motif_key: str = MOTIF_SCORES,
     method: str = "abs_gradient",
-    progress: bool = True,
+    progress: bool | None = None,
     key_added: str | None = "gis",
 ) -> pd.DataFrame:
     """Gene importance score (GIS) of every TF in one sample around a genomic centre (the paper's Fig. 6).
@@ -225,7 +226,7 @@ def gis(
         large ``|∂ŷ/∂g|``; the signed, expression-weighted score names the TFs that drive the sample's
         accessibility, which is usually the question (see ``benchmarks/heme_cv.py`` for a comparison).
     progress
-        Show a progress bar.
+        Show a progress bar (``None``, the default: per ``dc.settings.verbosity``).
     key_added
         Where to store the result in ``adata.uns`` (``None``: do not store).
 

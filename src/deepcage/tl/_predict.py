@@ -179,7 +179,7 @@ def predict(
     batch_size: int = 256,
     chunk_size: int = 10000,
     liftover=None,
-    progress: bool = True,
+    progress: bool | None = None,
     copy: bool = False,
     exclude_self: bool | None = None,
     devices=None,
@@ -258,7 +258,7 @@ def predict(
         ``var['lifted_to']`` names the model-assembly locus used ('' when none) and
         ``uns['deepcage']['predict'][key_added]['liftover']`` holds the liftover report.
     progress
-        Progress bar (loci/s and time left).
+        Progress bar (loci/s and time left) (``None``, the default: per ``dc.settings.verbosity``).
     copy
         (a) only: return a copy of ``adata`` with the predictions instead of writing in place.
     exclude_self

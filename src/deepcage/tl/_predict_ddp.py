@@ -109,7 +109,7 @@ def predict_distributed(
 ) -> np.memmap | None:
     """Run the prediction on ``devices`` x ``num_nodes`` processes; return the merged samples x loci array on
     rank 0 and None on the other ranks."""
-    from .._runtime import quiet_lightning
+    from .._runtime import lightning_progress_bar, quiet_lightning
 
     n_loci, n_samples = len(source), expr.shape[0]
     if num_nodes > 1 and out is None:
@@ -137,13 +137,15 @@ def predict_distributed(
         torch.multiprocessing.set_sharing_strategy("file_system")  # as dc.tl.fit: works in containers
     try:
         with quiet_lightning():
+            bar = lightning_progress_bar(progress)  # on stderr (Lightning's own writes to stdout)
             trainer = pl.Trainer(
                 accelerator=accelerator,
                 devices=devices,
                 num_nodes=num_nodes,
                 strategy=strategy,
                 logger=False,
-                enable_progress_bar=progress,
+                callbacks=[bar] if bar is not None else [],
+                enable_progress_bar=bar is not None,
                 enable_model_summary=False,
                 enable_checkpointing=False,
             )

@@ -123,7 +123,7 @@ def predict_genome(
     motif_scores: bool = False,
     batch_size: int = 256,
     chunk_size: int = 10000,
-    progress: bool = True,
+    progress: bool | None = None,
     exclude_self: bool | None = None,
     devices=None,
     accelerator: str = "auto",
@@ -179,7 +179,7 @@ def predict_genome(
     chunk_size
         Loci read, scanned, predicted and written at a time.
     progress
-        Progress bar (loci/s and time left).
+        Progress bar (loci/s and time left) (``None``, the default: per ``dc.settings.verbosity``).
     exclude_self
         Models with the reference prior: leave a sample named like a training sample out of its own reference,
         as in training. Default: True for the samples of ``adata``, False for ``expr`` (new RNA: predictions

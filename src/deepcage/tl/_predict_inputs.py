@@ -90,10 +90,8 @@ def _model_genome(model: DeepCAGE, genome, adata: AnnData | None):
             g = Genome(paths, name=_genome_name(rec) or None)
             _check_contig_sizes(model, g)
             return g
-    raise ValueError(
-        "These loci are not stored with the model, so their sequences must be read from the genome, but no FASTA "
-        f"was found (model genome: {model.genome.get('name')!r}, files {model.genome.get('fasta')}). "
-        "Pass genome=dc.Genome('path/to/genome.fa', name=...)."
+    raise model.genome_needed(
+        "These loci are not stored with the model, so their sequences are read from the genome"
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._settings import show_progress
 from ._predict_inputs import Inputs
 
 __all__ = ["OTHER_RANK", "is_distributed", "predict_into", "run_distributed"]
@@ -94,7 +95,7 @@ def _run(model, inputs: Inputs, sink, *, batch_size, chunk_size, progress, done=
         desc="deepcage predict",
         unit="locus",
         unit_scale=True,
-        disable=not progress or n <= chunk_size,
+        disable=not show_progress(progress) or n <= chunk_size,
     ) as bar:
         for lo in range(0, n, chunk_size):
             hi = min(lo + chunk_size, n)
