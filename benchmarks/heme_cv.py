@@ -10,16 +10,26 @@ over the held-out cell types:
   (training cell types weighted by TF-expression similarity), on all loci and on known loci;
 * on the held-out region (loci no fold ever trains on): the model next to the sequence-only network and the
   positive rate;
+* **specificity** (what AP over all loci hides; ``docs/concepts.md``), for the model and the three
+  baselines: AP on *variable* loci (open in 1 … n−1 of the fold's training cell types) and on *rare* loci (open
+  in at most one), the *differential* metric (per held-out cell type, Spearman r of the predicted against the
+  observed difference from the fold's other held-out cell types, on variable loci), and a *locus-wise* metric
+  (per locus, the held-out cell types ranked: mean auROC over the loci where they differ); the last two need
+  two or more held-out cell types, so the pDC fold has none;
+* calibration (ECE, Brier, mean prediction) per locus class and mode;
+* the rank of each held-out cell type's lineage TFs (literature list below) by :func:`deepcage.tl.gis`
+  around the locus richest in bins open in that cell type only, for every fold (models of the first seed;
+  ``--no-gis`` skips it);
 * with ``--ablations``: what each option of :func:`deepcage.tl.fit` adds, from the published network upwards;
-* with ``--paper-folds``: the ``paper`` trunk with the same options on some folds (slow on a CPU);
-* with ``--gis``: the rank of each held-out cell type's lineage TFs (literature list below) by
-  :func:`deepcage.tl.gis` around the locus richest in bins open in that cell type only.
+* with ``--paper-folds``: the ``paper`` trunk with the same options on some folds (slow on a CPU).
 
 Results go to ``--out`` (CSV tables and ``report.md``); the last line is a one-line ``SUMMARY``.
 
     python benchmarks/heme_cv.py                       # hg38 set, 5 lineage folds x 3 seeds, ~2-3 h on 2 cores
-    python benchmarks/heme_cv.py --ablations --gis --paper-folds 0
+    python benchmarks/heme_cv.py --ablations --paper-folds 0
     python benchmarks/heme_cv.py --genome hg19 --seeds 0 --quick
+    python benchmarks/heme_cv.py --seeds 0 --folds 0 --quick --out /tmp/heme_smoke   # one fold, a smoke test
+    python benchmarks/heme_cv.py --report-only         # the report from the fold tables in OUT/parts
 """
 
 from __future__ import annotations
@@ -80,17 +90,115 @@ ABLATIONS = {
     "+ linear expression path (not default)": {"linear_expression": True},
 }
 
-GIS_METHODS = ("abs_gradient", "gradient", "gradient_x_expression")
+#: GIS scores compared: the package's default first, then the paper's (|dy/dg|) and the signed gradient.
+GIS_METHODS = ("gradient_x_expression", "abs_gradient", "gradient")
+GIS_DEFAULT = "gradient_x_expression"
+
+#: The methods of the main and specificity tables.
+MAIN_METHODS = ("deepcage", "expression_knn", "locus_mean", "sequence")
+
+#: Specificity columns: (label, cross_validate column, locus class).
+SPECIFICITY_COLUMNS = (
+    ("AP variable loci", "average_precision", "variable"),
+    ("AP rare loci", "average_precision", "rare"),
+    ("differential r (variable loci)", "differential", "variable"),
+    ("locus-wise auROC (labelled loci)", "locus_auroc", "all"),
+    ("differential r (held-out region)", "differential", "test_region"),
+)
 
 
 def _load(msg: str) -> str:
     return f"{msg} (load average {os.getloadavg()[0]:.1f})"
 
 
-def _mean_sd(summary: pd.DataFrame, method: str, cls: str) -> tuple[float, float]:
-    if method not in summary.index or (cls, "mean") not in summary.columns:
+def _mean_sd(summary: pd.DataFrame | None, method: str, cls: str) -> tuple[float, float]:
+    if summary is None or method not in summary.index or (cls, "mean") not in summary.columns:
         return float("nan"), float("nan")
     return float(summary.loc[method, (cls, "mean")]), float(summary.loc[method, (cls, "sd")])
+
+
+def _summaries(cv: pd.DataFrame) -> dict:
+    """summarize_cv of each metric the table has (fold tables written before a metric existed lack it)."""
+    import deepcage as dc
+
+    out = {}
+    for metric in ("average_precision", "differential", "locus_auroc", "ece", "brier", "mean_pred"):
+        if metric in cv.columns and cv[metric].notna().any():
+            out[metric] = dc.tl.summarize_cv(cv, metric=metric)
+    return out
+
+
+def _has_specificity(cv: pd.DataFrame) -> bool:
+    return "differential" in cv.columns and cv["locus_class"].isin(["variable", "rare"]).any()
+
+
+def _specificity_table(cv: pd.DataFrame, methods=MAIN_METHODS) -> tuple[pd.DataFrame, dict]:
+    """Variable / rare-loci AP, differential and locus-wise metrics per method (mean ± sd over seeds), and the
+    targets of issue 21 (model against expression_knn)."""
+    s = _summaries(cv)
+    present = set(cv["method"])
+    rows = []
+    for method in methods:
+        if method not in present:
+            continue
+        row = {"method": method}
+        for label, metric, cls in SPECIFICITY_COLUMNS:
+            row[label] = _fmt(*_mean_sd(s.get(metric), method, cls))
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("method")
+
+    def val(metric, method, cls):
+        return _mean_sd(s.get(metric), method, cls)[0]
+
+    targets = {
+        "variable loci AP: model - expression_knn (target >= +0.04)": val(
+            "average_precision", "deepcage", "variable"
+        )
+        - val("average_precision", "expression_knn", "variable"),
+        "rare loci AP: model / expression_knn (target >= 1.5)": _ratio(
+            val("average_precision", "deepcage", "rare"), val("average_precision", "expression_knn", "rare")
+        ),
+        "differential r: model - expression_knn (target >= +0.07)": val(
+            "differential", "deepcage", "variable"
+        )
+        - val("differential", "expression_knn", "variable"),
+        "locus-wise auROC: model - expression_knn": val("locus_auroc", "deepcage", "all")
+        - val("locus_auroc", "expression_knn", "all"),
+    }
+    return table, targets
+
+
+def _specificity_section(cv: pd.DataFrame, methods=MAIN_METHODS, title: str | None = None) -> list[str]:
+    """Report lines of the specificity table (or why it is missing)."""
+    head = [title or "## Specificity: what AP over all loci hides", ""]
+    if not _has_specificity(cv):
+        return head + [
+            "Not in these fold tables: they were written before `cross_validate` reported the variable / rare "
+            "classes and the differential and locus-wise metrics (the per-fold tables keep metrics, not "
+            "predictions). The next run of this script reports them.",
+            "",
+        ]
+    table, targets = _specificity_table(cv, methods)
+    single = sorted(cv.loc[cv["differential"].isna() & (cv["locus_class"] == "variable"), "sample"].unique())
+    lines = head + [
+        "Variable loci: open in 1 … n−1 of the fold's training cell types; rare: open in at most one (both from "
+        "the training labels, outside the held-out region). Differential: per held-out cell type, Spearman r "
+        "of (cell − mean of the fold's other held-out cells), predicted against observed; locus-wise: per "
+        "locus, the fold's held-out cell types ranked by the prediction, mean auROC over the labelled loci "
+        "where they differ (0.5 and r = 0 for a method that predicts every cell type alike). Mean ± sd over "
+        "seeds of the mean over held-out cell types:",
+        "",
+        table.to_markdown(),
+        "",
+        *[f"- {k}: **{v:.3f}**" for k, v in targets.items() if np.isfinite(v)],
+        "",
+    ]
+    if single:
+        lines += [
+            f"No differential / locus-wise value (the only held-out cell type of its fold): {single}.",
+            "",
+        ]
+    return lines
 
 
 def _ratio(a: float, b: float) -> float:
@@ -109,7 +217,7 @@ def _main_table(cv: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     region = region.drop_duplicates(["fold", "sample"])
     pos_rate = float((region["n_pos"] / region["n_loci"]).mean()) if len(region) else float("nan")
     rows = []
-    for method in ("deepcage", "expression_knn", "locus_mean", "sequence"):
+    for method in MAIN_METHODS:
         rows.append(
             {
                 "method": method,
@@ -153,7 +261,7 @@ def _centre(adata, sample: str, window: int) -> str:
     return str(adata.var_names[cand[int(np.argmax(counts))]])
 
 
-def _gis_ranks(model, a, fold: int, samples, methods=GIS_METHODS, window=25_000) -> list[dict]:
+def _gis_ranks(model, a, fold: int, samples, methods=GIS_METHODS, window=25_000, seed=0) -> list[dict]:
     """Rank of each held-out cell type's lineage TFs by GIS around its most cell-type-specific locus."""
     import deepcage as dc
 
@@ -178,6 +286,7 @@ def _gis_ranks(model, a, fold: int, samples, methods=GIS_METHODS, window=25_000)
             rows.append(
                 {
                     "fold": fold,
+                    "seed": seed,
                     "sample": sample,
                     "gis": gis_method,
                     "centre": centre,
@@ -223,8 +332,18 @@ def _run(task: dict):
         from deepcage.tl._cross_validate import _fold_data
 
         tfs = [str(x) for x in ad.varm["motif_scores"].columns]
-        a = _fold_data(ad, rna, fold, tfs=tfs, val_frac=0.1, min_positive=2, seed=task["seed"])
-        gis = _gis_ranks(models[(0, task["seed"], "deepcage")], a, task["fold"], fold)
+        a = _fold_data(
+            ad,
+            rna,
+            fold,
+            tfs=tfs,
+            val_frac=0.1,
+            min_positive=2,
+            seed=task["seed"],
+            layer="binary",
+            tf_key="tf_expr",
+        )
+        gis = _gis_ranks(models[(0, task["seed"], "deepcage")], a, task["fold"], fold, seed=task["seed"])
     print(
         _load(
             f"  done {task['kind']} {task.get('name', '')} fold {fold} seed {task['seed']}: {time.time() - t:.0f} s"
@@ -246,6 +365,8 @@ def _calibration_table(cv: pd.DataFrame) -> pd.DataFrame:
     modes = (
         ("all", "all labelled loci"),
         ("known", "labelled, open in a training cell type"),
+        ("variable", "labelled, variable across training cell types"),
+        ("rare", "labelled, open in <= 1 training cell type"),
         ("test_region", "held-out region (no labels)"),
     )
     for cls, mode in modes:
@@ -265,15 +386,56 @@ def _calibration_table(cv: pd.DataFrame) -> pd.DataFrame:
 
 
 def _table(cv: pd.DataFrame, methods) -> pd.DataFrame:
-    import deepcage as dc
-
-    s = dc.tl.summarize_cv(cv)
+    """AP on all / known loci and the held-out region, and (when the table has them) AP on variable loci and
+    the differential metric."""
+    s = _summaries(cv)
+    cols = [("all", "average_precision", "all"), ("known", "average_precision", "known")]
+    cols += [("test_region", "average_precision", "test_region")]
+    if _has_specificity(cv):
+        cols += [("variable", "average_precision", "variable"), ("differential", "differential", "variable")]
     return pd.DataFrame(
         [
-            {"method": m, **{c: _fmt(*_mean_sd(s, m, c)) for c in ("all", "known", "test_region")}}
+            {"method": m, **{label: _fmt(*_mean_sd(s.get(metric), m, c)) for label, metric, c in cols}}
             for m in methods
         ]
     ).set_index("method")
+
+
+def _per_cell_table(cv: pd.DataFrame) -> pd.DataFrame:
+    classes = ["all", "known", "variable", "rare", "test_region"]
+    return cv[cv["locus_class"].isin(classes)].pivot_table(
+        index=["fold", "sample"], columns=["locus_class", "method"], values="average_precision"
+    )
+
+
+def _gis_section(ranks: pd.DataFrame, folds_run=None) -> list[str]:
+    """The GIS lineage table (every fold, every method) and the median rank percentile per method."""
+    if ranks is None or ranks.empty:
+        return []
+    order = {m: i for i, m in enumerate(GIS_METHODS)}
+    ranks = ranks.sort_values(["fold", "sample", "gis"], key=lambda c: c.map(order) if c.name == "gis" else c)
+    med = ranks.groupby("gis")["median_percentile"].median()
+    med = med.reindex([m for m in GIS_METHODS if m in med.index])
+    done = sorted(int(f) for f in ranks["fold"].unique())
+    lines = [
+        "## GIS: rank of the held-out cell type's lineage TFs (±25 kb around its most specific locus)",
+        "",
+        f"Folds {done}"
+        + (
+            f" (missing: {sorted(set(folds_run) - set(done))})"
+            if folds_run and set(folds_run) - set(done)
+            else ""
+        )
+        + (f"; models of seed {int(ranks['seed'].iloc[0])}" if "seed" in ranks else "")
+        + f"; `{GIS_DEFAULT}` is dc.tl.gis's default, `abs_gradient` the paper's score.",
+        "",
+        ranks.drop(columns=[c for c in ("centre", "seed") if c in ranks.columns]).to_markdown(index=False),
+        "",
+        "Median over cell types of the lineage TFs' median rank percentile (target <= 10 %): "
+        + ", ".join(f"{k}{' (default)' if k == GIS_DEFAULT else ''} {v:.1f} %" for k, v in med.items()),
+        "",
+    ]
+    return lines
 
 
 def _report_from_parts(out: Path) -> None:
@@ -295,11 +457,29 @@ def _report_from_parts(out: Path) -> None:
         "",
         *[f"- {k}: **{v:.3f}**" for k, v in targets.items()],
         "",
+        *_specificity_section(cv),
         "Calibration per mode (10-bin ECE, Brier, mean prediction; mean ± sd over seeds):",
         "",
         _calibration_table(cv).to_markdown(),
         "",
+        "Per held-out cell type (mean over seeds):",
+        "",
+        _per_cell_table(cv).round(3).to_markdown(),
+        "",
     ]
+    gis_parts = sorted((out / "parts").glob("gis_*.csv"))
+    if gis_parts:
+        ranks = pd.concat([pd.read_csv(p) for p in gis_parts], ignore_index=True)
+        report += _gis_section(ranks, folds_run=sorted(cv["fold"].unique()))
+    elif (out / "gis_lineage_ranks.csv").exists():
+        ranks = pd.read_csv(out / "gis_lineage_ranks.csv")
+        report += _gis_section(ranks, folds_run=sorted(cv["fold"].unique()))
+        report += [
+            f"(GIS table from {out / 'gis_lineage_ranks.csv'}, written by an earlier complete run.)",
+            "",
+        ]
+    else:
+        report += ["No GIS tables in OUT/parts (run without --no-gis).", ""]
     print("\n".join(report))
     (out / "report_partial.md").write_text("\n".join(report) + "\n")
 
@@ -321,7 +501,12 @@ def main() -> None:
         help="default: --genome (hg19 is 4x faster)",
     )
     p.add_argument("--paper-folds", type=int, nargs="*", default=[], help="folds for the paper trunk")
-    p.add_argument("--gis", action="store_true", help="rank lineage TFs by GIS (models of the first seed)")
+    p.add_argument(
+        "--gis",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="rank lineage TFs by GIS in every fold (models of the first seed; default on, --no-gis skips)",
+    )
     p.add_argument("--quick", action="store_true", help="few epochs (a smoke run, not a result)")
     p.add_argument("--jobs", type=int, default=1, help="folds trained in parallel processes (2 on 2 cores)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
@@ -405,9 +590,11 @@ def main() -> None:
 
     def keep(result):
         # each fold's table is written as it finishes, so an interrupted run keeps what it measured
-        task, cv, _ = result
+        task, cv, gis = result
         name = f"{task['kind']}_{task.get('name', '')}_fold{task['fold']}_seed{task['seed']}"
         cv.to_csv(parts / (re.sub(r"[^A-Za-z0-9_.+-]+", "_", name) + ".csv"), index=False)
+        if gis:
+            pd.DataFrame(gis).to_csv(parts / f"gis_fold{task['fold']}_seed{task['seed']}.csv", index=False)
         return result
 
     if args.jobs > 1:
@@ -441,17 +628,15 @@ def main() -> None:
         "",
     ]
     report += [f"- {k}: **{v:.3f}**" for k, v in targets.items()]
+    report += ["", *_specificity_section(cv)]
     report += [
-        "",
         "Calibration per mode (10-bin ECE, Brier, mean prediction; mean ± sd over seeds of the mean over "
         "held-out cell types):",
         "",
         _calibration_table(cv).to_markdown(),
         "",
     ]
-    per_cell = cv[cv["locus_class"].isin(["all", "known", "test_region"])].pivot_table(
-        index=["fold", "sample"], columns=["locus_class", "method"], values="average_precision"
-    )
+    per_cell = _per_cell_table(cv)
     report += ["", "Per held-out cell type (mean over seeds):", "", per_cell.round(3).to_markdown(), ""]
 
     if args.ablations:
@@ -475,27 +660,23 @@ def main() -> None:
             "",
             _table(pp_cv, ("deepcage", "expression_knn", "locus_mean")).to_markdown(),
             "",
+            *_specificity_section(
+                pp_cv, ("deepcage", "expression_knn", "locus_mean"), title="### Specificity, `paper` trunk"
+            ),
         ]
     if args.gis:
         ranks = pd.DataFrame([r for t, _, g in results for r in g])
         ranks.to_csv(out / "gis_lineage_ranks.csv", index=False)
-        med = ranks.groupby("gis")["median_percentile"].median()
-        report += [
-            "## GIS: rank of the held-out cell type's lineage TFs (±25 kb around its most specific locus)",
-            "",
-            ranks.drop(columns=["centre"]).to_markdown(index=False),
-            "",
-            "Median over cell types of the lineage TFs' median rank percentile (target <= 10 %): "
-            + ", ".join(f"{k} {v:.1f} %" for k, v in med.items()),
-            "",
-        ]
+        report += _gis_section(ranks, folds_run=fold_ids)
     print("\n".join(report))
     (out / "report.md").write_text("\n".join(report) + "\n")
     keys = list(targets)
+    spec = list(_specificity_table(cv)[1].values()) if _has_specificity(cv) else [float("nan")] * 3
     print(
         _load(
             f"SUMMARY heme_cv {args.genome}: all {targets[keys[0]]:+.3f} vs kNN, known {targets[keys[1]]:+.3f} vs "
             f"kNN, region {targets[keys[2]]:.2f}x sequence-only ({targets[keys[3]]:.1f}x positive rate); "
+            f"variable {spec[0]:+.3f} vs kNN, rare {spec[1]:.2f}x kNN, differential {spec[2]:+.3f} vs kNN; "
             f"{time.time() - t0:.0f} s"
         )
     )

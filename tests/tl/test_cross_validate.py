@@ -82,6 +82,44 @@ def test_table_is_tidy_and_label_baselines_skip_the_test_region(cv):
     assert summary.loc["locus_mean", ("all", "sd")] == 0.0  # closed-form baselines do not vary with the seed
 
 
+def test_specificity_classes_and_metrics_per_fold(cv, mdata):
+    """'variable' / 'rare' from each fold's training labels; differential and locus-wise metrics per row."""
+    ad = mdata["atac"]
+    y = np.asarray(ad.layers["binary"])
+    region = ad.var["split"].astype(str).to_numpy() == "test"
+    for f in cv.attrs["folds"]:
+        k = y[ad.obs_names.isin(f["train"])].sum(axis=0)
+        n = len(f["train"])
+        assert f["n_loci"]["variable"] == int(((k >= 1) & (k <= n - 1) & ~region).sum())
+        assert f["n_loci"]["rare"] == int(((k <= 1) & ~region).sum())
+    assert {"variable", "rare"} <= set(cv["locus_class"])
+    assert {"differential", "locus_auroc", "n_varying"} <= set(cv.columns)
+    # a fold of one held-out sample has nothing to differ from: NaN there, defined elsewhere
+    single = cv[cv["fold"] == 2]
+    assert single["differential"].isna().all() and single["locus_auroc"].isna().all()
+    multi = cv[cv["fold"] != 2]
+    # elsewhere undefined only where the held-out samples agree at every locus of the class
+    agree = (multi["n_varying"] == 0).to_numpy()
+    np.testing.assert_array_equal(multi["differential"].isna(), agree)
+    np.testing.assert_array_equal(multi["locus_auroc"].isna(), agree)
+    assert not agree[multi["locus_class"].isin(["all", "variable"]).to_numpy()].any()
+    # the locus mean (and the sequence-only network) predict one profile for every held-out sample
+    for m in ("locus_mean", "sequence"):
+        rows = multi[(multi["method"] == m) & (multi["n_varying"] > 0)]
+        np.testing.assert_allclose(rows["differential"], 0.0, atol=1e-6)
+        np.testing.assert_allclose(rows["locus_auroc"], 0.5, atol=1e-6)
+    # one locus-wise value per fold, seed, method and class
+    assert (
+        multi.groupby(["fold", "seed", "method", "locus_class"])["locus_auroc"].nunique(dropna=False) == 1
+    ).all()
+    s = dc.tl.summarize_cv(cv, metric="differential")
+    assert s.loc["locus_mean", ("variable", "mean")] == 0.0
+    assert s.loc["locus_mean", ("variable", "n_samples")] == 5  # the single-sample fold is skipped
+    assert np.isfinite(s.loc["deepcage", ("variable", "mean")])
+    with pytest.raises(KeyError, match="older"):
+        dc.tl.summarize_cv(cv.drop(columns="differential"), metric="differential")
+
+
 def test_the_prior_model_beats_rna_similarity_on_held_out_samples(cv):
     summary = dc.tl.summarize_cv(cv)
     # the planted rules (motif x TF) decide locus by locus: the model must do better than averaging

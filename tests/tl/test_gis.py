@@ -40,10 +40,70 @@ def _model(adata):
     return SimpleNamespace(network=_TinyNet(len(tfs)), tfs=tfs, task="classification", seq_len=1000)
 
 
+def _hand_gradients(synth, model, sample, locus, window):
+    """d sigmoid(z_i) / d g_t = s(1-s) * m_it * w_t at the loci within ±window of a locus, and g."""
+    mid = (synth.var["start"] + synth.var["end"]) // 2
+    c = mid.iloc[locus]
+    near = np.flatnonzero(
+        (synth.var["chrom"] == synth.var["chrom"].iloc[locus]).to_numpy()
+        & (np.abs(mid - c) <= window).to_numpy()
+    )
+    net = model.network.eval()
+    x = dc.pp.one_hot(
+        dc._onehot.locus_codes(
+            dc._utils.resolve_genome(synth),
+            synth.var["chrom"].to_numpy()[near],
+            synth.var["start"].to_numpy()[near],
+            synth.var["end"].to_numpy()[near],
+        )
+    )
+    m = torch.tensor(synth.varm["motif_scores"].to_numpy()[near], dtype=torch.float32)
+    g = torch.tensor(synth.obsm["tf_expr"].loc[[sample]].to_numpy(), dtype=torch.float32)
+    with torch.no_grad():
+        s = torch.sigmoid(net(torch.tensor(x, dtype=torch.float32), m, g))[:, 0]
+    return ((s * (1 - s))[:, None] * m * net.w.detach()[None]).numpy(), g[0].numpy()
+
+
+def test_gis_default_is_gradient_times_expression(synth):
+    """The default ranks by mean dy/dg * (g - training mean); without model.sample_expr the mean is 0."""
+    model = _model(synth)
+    df = dc.tl.gis(model, synth, "sample2", center=synth.var_names[10], window=5_000, progress=False)
+    assert df.attrs["params"]["method"] == "gradient_x_expression"
+    grads, g = _hand_gradients(synth, model, "sample2", 10, 5_000)
+    got = df.set_index("tf").loc[model.tfs, "gis"].to_numpy()
+    np.testing.assert_allclose(got, (grads * g[None]).mean(0), rtol=1e-4, atol=1e-8)
+    # with the training samples' expression, g is taken against their mean
+    expr = synth.obsm["tf_expr"]
+    model.sample_expr = expr
+    model.params = {"train_samples": list(expr.index[:4])}
+    centred = dc.tl.gis(
+        model, synth, "sample2", center=synth.var_names[10], window=5_000, progress=False, key_added=None
+    )
+    ref = (grads * (g - expr.iloc[:4].to_numpy().mean(0))[None]).mean(0)
+    np.testing.assert_allclose(centred.set_index("tf").loc[model.tfs, "gis"], ref, rtol=1e-4, atol=1e-8)
+    assert centred["gis"].is_monotonic_decreasing
+
+
+def test_gis_methods_and_bad_method(synth):
+    model = _model(synth)
+    grads, _ = _hand_gradients(synth, model, "sample2", 10, 5_000)
+    kw = {"center": synth.var_names[10], "window": 5_000, "progress": False, "key_added": None}
+    signed = dc.tl.gis(model, synth, "sample2", method="gradient", **kw)
+    np.testing.assert_allclose(
+        signed.set_index("tf").loc[model.tfs, "gis"], grads.mean(0), rtol=1e-4, atol=1e-8
+    )
+    with pytest.raises(ValueError, match="abs_gradient"):
+        dc.tl.gis(model, synth, "sample2", method="paper", **kw)
+
+
 def test_gis_matches_hand_computed_gradient(synth):
+    """The paper's GIS (method='abs_gradient'): mean |dy/dg| over the near loci."""
     model = _model(synth)
     center = synth.var_names[10]
-    df = dc.tl.gis(model, synth, "sample2", center=center, window=5_000, progress=False)
+    df = dc.tl.gis(
+        model, synth, "sample2", center=center, window=5_000, method="abs_gradient", progress=False
+    )
+    assert df.attrs["params"]["method"] == "abs_gradient"
     # reference: d sigmoid(z_i) / d g_t = s(1-s) * m_it * w_t, averaged in absolute value over the near loci
     mid = (synth.var["start"] + synth.var["end"]) // 2
     c = mid.iloc[10]

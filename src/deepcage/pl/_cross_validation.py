@@ -64,7 +64,7 @@ def cross_validation(
         if methods is not None
         else [m for m in _ORDER if m in present] + [m for m in present if m not in _ORDER]
     )
-    known_order = ("all", "known", "novel", "test_region")
+    known_order = ("all", "known", "novel", "variable", "rare", "test_region")
     found = list(pd.unique(t["locus_class"]))
     classes = (
         list(classes)

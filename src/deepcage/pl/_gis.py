@@ -17,6 +17,7 @@ __all__ = ["gis"]
 _XLABELS = {
     "abs_gradient": "GIS (mean |∂ŷ/∂expression|)",
     "gradient": "GIS (mean ∂ŷ/∂expression)",
+    "gradient_x_expression": "GIS (mean ∂ŷ/∂expression × Δexpression)",
 }
 
 

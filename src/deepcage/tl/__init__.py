@@ -2,7 +2,7 @@
 
 from ._baselines import baselines, compare, predict_baseline
 from ._cross_validate import cross_validate, summarize_cv
-from ._evaluate import calibration_table, evaluate
+from ._evaluate import calibration_table, evaluate, specificity
 from ._filters import filter_motifs
 from ._fit import fit
 from ._gis import gis
@@ -22,6 +22,7 @@ __all__ = [
     "predict",
     "predict_genome",
     "predict_baseline",
+    "specificity",
     "summarize_cv",
     "variant_effect",
 ]

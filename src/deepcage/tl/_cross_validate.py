@@ -14,7 +14,7 @@ from .._keys import BINARY, LOCUS_CLASS, SPLIT, UNS_KEY
 from .._layers import dense, get_layer, motif_frame
 from .._settings import show_progress
 from .._utils import get_modality
-from ._evaluate import binary_metrics, calibration_metrics
+from ._evaluate import binary_metrics, calibration_metrics, differential_metrics, specificity_classes
 
 __all__ = ["cross_validate", "summarize_cv"]
 
@@ -27,6 +27,9 @@ _LABEL_METHODS = ("locus_mean", "expression_knn")
 METRICS = ("average_precision", "auprc", "auroc")
 #: Calibration columns of each row (a probability must be a probability; see calibration_metrics).
 CALIBRATION = ("ece", "brier", "mean_pred")
+#: How each held-out sample differs from the fold's other held-out samples (NaN in folds of one sample):
+#: ``differential`` per sample, ``locus_auroc`` per fold (repeated in its samples' rows).
+SPECIFICITY = ("differential", "locus_auroc")
 
 
 def _rna_of(data, rna):
@@ -96,11 +99,17 @@ def _rows(truth: np.ndarray, pred: np.ndarray, classes: dict[str, np.ndarray], b
             continue
         table = binary_metrics(truth[:, mask], pred[:, mask])
         calib = calibration_metrics(truth[:, mask], np.clip(pred[:, mask], 0.0, 1.0))
+        diff = differential_metrics(truth[:, mask], pred[:, mask])["differential"].to_numpy()
+        # locus-wise: per locus, the held-out samples ranked; defined where they disagree
+        per_locus = binary_metrics(truth[:, mask].T, pred[:, mask].T)["auroc"].to_numpy()
+        varying = np.isfinite(per_locus)
+        locus_auroc = float(per_locus[varying].mean()) if varying.any() else np.nan
         for i, sample in enumerate(samples):
             rec = dict(base, sample=sample, locus_class=name, n_loci=int(mask.sum()))
             rec["n_pos"] = int(table["n_pos"].iloc[i])
             rec.update({m: float(table[m].iloc[i]) for m in METRICS})
             rec.update({m: float(calib[m].iloc[i]) for m in CALIBRATION})
+            rec.update(differential=float(diff[i]), locus_auroc=locus_auroc, n_varying=int(varying.sum()))
             rows.append(rec)
     return rows
 
@@ -137,7 +146,9 @@ def cross_validate(
     (a held-out region) are novel to every fold; without it, :func:`deepcage.pp.split_loci` draws validation loci.
 
     Locus classes scored: ``'all'`` (every locus outside the test loci), ``'known'`` / ``'novel'`` (the paper's
-    classes, from the fold's training samples, outside the test loci) and ``'test_region'`` (the test loci). The
+    classes, from the fold's training samples, outside the test loci), ``'variable'`` / ``'rare'`` (open in
+    some but not all of the fold's training samples / in at most one, outside the test loci; see
+    :func:`deepcage.tl.specificity`) and ``'test_region'`` (the test loci). The
     label-based baselines (``'locus_mean'``, ``'expression_knn'``) need labels of the training samples at a
     locus, so they are not scored on ``'test_region'``; compare the model there with ``'sequence'`` (the same
     network without expression) and the positive rate (``n_pos / n_loci``).
@@ -178,8 +189,14 @@ def cross_validate(
     -------
     Tidy DataFrame with one row per fold, seed, held-out sample, method and locus class: ``fold``, ``seed``,
     ``sample``, ``method``, ``locus_class``, ``n_loci``, ``n_pos``, ``average_precision``, ``auprc``,
-    ``auroc`` and the calibration of the probabilities: ``ece``, ``brier``, ``mean_pred`` (see
-    :func:`deepcage.tl.calibration_table`). ``attrs['folds']`` records each fold's training and held-out samples, the samples of its TF
+    ``auroc``, the calibration of the probabilities: ``ece``, ``brier``, ``mean_pred`` (see
+    :func:`deepcage.tl.calibration_table`), and how the held-out samples differ from one another:
+    ``differential`` (Spearman r of the predicted against the observed difference of the sample from the
+    fold's other held-out samples over the class's loci; 0 for a method that predicts every sample alike) and
+    ``locus_auroc`` (per locus, the fold's held-out samples ranked by the prediction, mean auROC over the
+    ``n_varying`` loci of the class where they disagree; one value per fold, repeated in its rows; 0.5 for a
+    method that predicts every sample alike). Both are NaN in folds that hold out one sample (nothing to
+    differ from); :func:`summarize_cv` skips those rows. ``attrs['folds']`` records each fold's training and held-out samples, the samples of its TF
     reference and its locus-class counts. With ``return_models``, ``(table, models)``.
     Summaries: :func:`summarize_cv`; plot: :func:`deepcage.pl.cross_validation`.
 
@@ -239,10 +256,13 @@ def cross_validate(
         test_idx = np.flatnonzero(is_test)
         test_loci = a.var[SPLIT].astype(str).to_numpy() == "test"
         cls = a.var[LOCUS_CLASS].astype(str).to_numpy()
+        spec = specificity_classes(truth_all[~is_test])  # from the fold's training samples' labels
         classes = {
             "all": ~test_loci,
             "known": ~test_loci & (cls == "known"),
             "novel": ~test_loci & (cls == "novel"),
+            "variable": ~test_loci & spec["variable"],
+            "rare": ~test_loci & spec["rare"],
             "test_region": test_loci,
         }
         label_classes = {k: v for k, v in classes.items() if k != "test_region"}
@@ -302,15 +322,18 @@ def summarize_cv(table: pd.DataFrame, metric: str = "average_precision") -> pd.D
     table
         The result of :func:`cross_validate`.
     metric
-        ``'average_precision'``, ``'auprc'``, ``'auroc'``, or a calibration column: ``'ece'``, ``'brier'``,
-        ``'mean_pred'`` (compare the last with the positive rate, ``n_pos / n_loci``).
+        ``'average_precision'``, ``'auprc'``, ``'auroc'``, a calibration column: ``'ece'``, ``'brier'``,
+        ``'mean_pred'`` (compare the last with the positive rate, ``n_pos / n_loci``), or ``'differential'``,
+        ``'locus_auroc'`` (rows where they are undefined, folds of one held-out sample, are skipped).
 
     Returns
     -------
     DataFrame indexed by ``method`` with columns ``(locus_class, 'mean' | 'sd' | 'n_samples')``.
     """
-    if metric not in METRICS + CALIBRATION:
-        raise ValueError(f"metric must be one of {METRICS + CALIBRATION}, got {metric!r}.")
+    if metric not in METRICS + CALIBRATION + SPECIFICITY:
+        raise ValueError(f"metric must be one of {METRICS + CALIBRATION + SPECIFICITY}, got {metric!r}.")
+    if metric not in table.columns:
+        raise KeyError(f"Column {metric!r} is not in the table (a table from an older cross_validate?).")
     per_seed = (
         table.dropna(subset=[metric])
         .groupby(["method", "locus_class", "seed"])

@@ -1,4 +1,5 @@
-"""Cell-wise and locus-wise metrics of predictions (auPR, average precision, auROC, calibration, Pearson r, PSR)."""
+"""Cell-wise and locus-wise metrics of predictions (auPR, average precision, auROC, calibration, Pearson r, PSR),
+and the specificity metrics (variable / rare loci, differential accessibility between held-out samples)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ __all__ = [
     "binary_metrics",
     "calibration_metrics",
     "calibration_table",
+    "differential_metrics",
     "evaluate",
     "regression_metrics",
+    "specificity",
+    "specificity_classes",
     "summarize",
 ]
 
@@ -30,10 +34,16 @@ CLASSIFICATION_METRICS = ("auprc", "average_precision", "auroc")
 REGRESSION_METRICS = ("pearson", "psr", "psr_paper")
 CALIBRATION_METRICS = ("ece", "brier", "mean_pred", "pos_rate")  # classification, beside the ranking metrics
 REGRESSION_CALIBRATION = ("mean_pred", "mean_obs")  # regression: agreement of predicted and observed means
-_CHUNK = 2_000_000  # matrix entries processed at once by the vectorised metrics
+_CHUNK = 500_000  # matrix entries processed at once by the vectorised metrics (~10 float64 temporaries each)
 _RANGE_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
 _RANGE_LABELS = ("0", "(0,25%]", "(25,50%]", "(50,75%]", "(75,100%]")
 _VAR_LABELS = ("low", "median", "high")
+#: Locus classes defined by the reference (training) samples' labels (see specificity_classes).
+SPECIFICITY_CLASSES = ("variable", "rare")
+#: Per-sample metrics of how a sample differs from the other evaluated samples (see differential_metrics).
+SPECIFICITY_METRICS = ("differential",)
+#: Differences smaller than this (relative to the largest absolute value) are float noise: treated as 0.
+_DIFF_RTOL = 1e-9
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -268,6 +278,111 @@ def _mean_agreement(y_true, y_pred) -> pd.DataFrame:
     return pd.DataFrame({"mean_pred": p.mean(axis=1), "mean_obs": y.mean(axis=1)})
 
 
+def specificity_classes(reference) -> dict[str, np.ndarray]:
+    """Loci on which the reference (training) samples disagree, from their 0/1 labels.
+
+    * ``variable``: open in at least one and not in all reference samples (``1 ≤ k ≤ n − 1`` of ``n``);
+    * ``rare``: open in at most one reference sample (``k ≤ 1``, the loci closed in all of them included).
+
+    The two overlap (a locus open in exactly one reference sample is both). On the other loci the reference
+    samples agree, so any method that averages them (the locus mean, ``expression_knn``) is already right or
+    wrong for every new sample alike; AP over all loci is dominated by those, AP on these classes is not.
+
+    Parameters
+    ----------
+    reference
+        ``(n_samples, n_loci)`` 0/1 labels of the reference samples (in a cell-type hold-out: the training
+        cell types). With a single reference sample no locus is ``variable``.
+
+    Returns
+    -------
+    ``{'variable': mask, 'rare': mask}``: boolean arrays over the loci.
+
+    Examples
+    --------
+    >>> from deepcage.tl._evaluate import specificity_classes
+    >>> masks = specificity_classes([[1, 1, 0, 0], [1, 0, 0, 1], [1, 0, 0, 0]])
+    >>> masks["variable"].tolist(), masks["rare"].tolist()
+    ([False, True, False, True], [False, True, True, True])
+    """
+    y = np.atleast_2d(np.asarray(reference))
+    if y.size and not np.isin(y, (0, 1)).all():
+        raise ValueError("reference must hold only 0/1 labels to define variable / rare loci.")
+    n = y.shape[0]
+    k = y.sum(axis=0)
+    return {"variable": (k >= 1) & (k <= n - 1), "rare": k <= 1}
+
+
+def _denoise(d: np.ndarray, scale: float) -> np.ndarray:
+    """Differences rounded to ``_DIFF_RTOL`` of ``scale``: float noise (``x - mean(x, x)`` is not exactly 0, and
+    equal differences computed from different sums are not exactly equal) must not break ties in the ranks."""
+    scale = scale if scale > 0 else 1.0
+    return np.round(d / (scale * _DIFF_RTOL)) * (scale * _DIFF_RTOL)
+
+
+def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise Pearson r of ``a`` (observed) and ``b`` (predicted): 0 where ``b`` is constant, NaN where ``a`` is."""
+    ac = a - a.mean(axis=1, keepdims=True)
+    bc = b - b.mean(axis=1, keepdims=True)
+    saa = (ac**2).sum(axis=1)
+    sbb = (bc**2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(sbb > 0, (ac * bc).sum(axis=1) / np.sqrt(saa * sbb), 0.0)
+    r = np.clip(r, -1.0, 1.0)
+    r[~(saa > 0)] = np.nan
+    return r
+
+
+def differential_metrics(y_true, y_pred) -> pd.DataFrame:
+    """How well each sample's difference from the other samples is predicted (Spearman r), row by row.
+
+    For sample (row) ``k`` of ``m``: ``d_k = y_k − mean_{j≠k} y_j`` observed and ``d̂_k = ŷ_k − mean_{j≠k} ŷ_j``
+    predicted, over the loci (columns); ``differential`` is the Spearman correlation of ``d̂_k`` and ``d_k``
+    (ties: average ranks). It asks whether a method knows *where* this sample differs from the others, which a
+    method that predicts the same profile for every sample cannot.
+
+    * A predicted difference that is constant (e.g. the locus mean or a sequence-only model, which give every
+      sample the same prediction) carries no information and scores ``r = 0``.
+    * An observed difference that is constant (the samples agree at every locus), fewer than 2 samples or
+      fewer than 2 loci leave ``r`` undefined: NaN in that row, which :func:`evaluate` counts and logs.
+    * Differences are rounded to ``1e-9`` times the largest absolute value, so float noise neither breaks
+      ties nor makes a constant difference non-constant.
+
+    Parameters
+    ----------
+    y_true
+        ``(m, n)`` observed values of ``m`` samples at ``n`` loci (0/1 labels or a signal).
+    y_pred
+        Predictions of the same shape.
+
+    Returns
+    -------
+    DataFrame with one row per sample: ``differential`` and ``n`` (loci).
+
+    Examples
+    --------
+    >>> from deepcage.tl._evaluate import differential_metrics
+    >>> y = [[1, 0, 1, 0], [0, 1, 1, 0], [0, 0, 1, 1]]
+    >>> differential_metrics(y, y)["differential"].tolist()  # a perfect predictor
+    [1.0, 1.0, 1.0]
+    >>> differential_metrics(y, [[0.2, 0.4, 0.9, 0.1]] * 3)["differential"].tolist()  # one profile for all
+    [0.0, 0.0, 0.0]
+    """
+    y = np.atleast_2d(np.asarray(y_true, dtype=np.float64))
+    p = np.atleast_2d(np.asarray(y_pred, dtype=np.float64))
+    if y.shape != p.shape:
+        raise ValueError(f"y_true has shape {y.shape} but y_pred has shape {p.shape}.")
+    if not (np.isfinite(y).all() and np.isfinite(p).all()):
+        raise ValueError("y_true or y_pred holds NaN or infinite values; both must be finite.")
+    m, n = y.shape
+    out = np.full(m, np.nan)
+    if m >= 2 and n >= 2:
+        dy = _denoise(y - (y.sum(axis=0) - y) / (m - 1), float(np.abs(y).max()))
+        dp = _denoise(p - (p.sum(axis=0) - p) / (m - 1), float(np.abs(p).max()))
+        out = _pearson_rows(rankdata(dy, axis=1), rankdata(dp, axis=1))
+    return pd.DataFrame({"differential": out, "n": n})
+
+
 # --------------------------------------------------------------------------------------------------------------
 # evaluate
 # --------------------------------------------------------------------------------------------------------------
@@ -297,6 +412,8 @@ def evaluate(
     loci: str | Sequence[str] = "test",
     groups: bool = True,
     signal_layer: str | None = None,
+    specificity: bool = False,
+    reference: str | Sequence[str] = "train",
     key_added: str | None = None,
     inplace: bool = True,
 ) -> pd.DataFrame:
@@ -336,6 +453,22 @@ def evaluate(
     signal_layer
         Signal whose variance across samples defines the variability groups. Default ``'log_norm'`` when present,
         else the observed layer.
+    specificity
+        Also measure what AP over all loci hides (see :func:`specificity` for a summary across methods):
+
+        * sample rows for two more locus classes defined by the ``reference`` samples' 0/1 labels:
+          ``'variable'`` (open in some but not all reference samples) and ``'rare'`` (open in at most one),
+          with every ranking and calibration metric;
+        * a ``differential`` column on every sample row: Spearman r between the predicted and observed
+          difference of the sample from the mean of the *other evaluated* samples, over the row's loci; 0 for
+          a prediction that is the same for every sample, NaN (counted in
+          ``attrs['n_skipped']['differential/<class>']`` and logged) with fewer than 2 evaluated samples or
+          where they agree at every locus;
+        * ``n_reference_open`` on locus rows: in how many reference samples the locus is open.
+    reference
+        The samples whose labels define ``'variable'`` / ``'rare'`` (with ``specificity=True``): ``'train'``
+        (the training cell types, the default), names or a boolean mask. Labels: ``layers['binary']`` (else the
+        observed layer, which must then be 0/1).
     key_added
         Prefix of the columns written to ``obs``/``var`` and key in ``uns['deepcage']['metrics']``
         (default: ``key``).
@@ -354,8 +487,9 @@ def evaluate(
         samples; ``name`` is the locus).
     ``locus_class``
         The loci covered by the row: ``'all'`` and each class of ``var['locus_class']`` (``'known'``, ``'novel'``,
-        ``'other'``, see :func:`deepcage.pp.split_loci`) for sample rows (one row for each); the class of the locus
-        for locus rows. Without ``var['locus_class']`` every row is ``'all'``.
+        ``'other'``, see :func:`deepcage.pp.split_loci`) for sample rows (one row for each), plus ``'variable'``
+        and ``'rare'`` with ``specificity=True``; the class of the locus for locus rows. Without
+        ``var['locus_class']`` every row is ``'all'``.
     ``n``, ``n_pos``
         Number of values the metric was computed over and of positives (classification).
     metrics
@@ -369,6 +503,11 @@ def evaluate(
         (mean probability) and ``pos_rate`` (fraction of positives); for the reliability bins see
         :func:`calibration_table`. NaN when the predictions are not in ``[0, 1]``.
         Regression: ``mean_pred`` and ``mean_obs``, the means of the predicted and observed values.
+    ``differential`` (sample rows, ``specificity=True``)
+        Spearman r of the predicted against the observed difference of the sample from the other evaluated
+        samples over the row's loci; NaN where undefined.
+    ``n_reference_open`` (locus rows, ``specificity=True``)
+        Number of ``reference`` samples in which the locus is open (variable: ``1 … n − 1``; rare: ``≤ 1``).
     ``n_active``, ``frac_active``, ``cell_range``, ``variance``, ``variability`` (locus rows, ``groups=True``)
         Number / fraction of **all** samples of ``adata`` in which the locus is accessible (``layers['binary']``
         or the observed 0/1 values), that fraction binned (``'0'``, ``'(0,25%]'`` ... ``'(75,100%]'``), the variance of the
@@ -393,20 +532,40 @@ def evaluate(
     >>> df = dc.tl.evaluate(adata)
     >>> df.attrs["summary"]["sample"]["known"]["auprc"]  # mean cell-wise auPR on known loci
     >>> df[df.level == "locus"].groupby("variability")["auprc"].mean()
+    >>> spec = dc.tl.evaluate(adata, specificity=True, inplace=False)
+    >>> spec.attrs["summary"]["sample"]["variable"][
+    ...     "average_precision"
+    ... ]  # loci the training cells disagree on
+    >>> spec.attrs["summary"]["sample"]["variable"]["differential"]  # where each held-out sample differs
     """
     adata, layer, task, s_idx, l_idx = _selection(adata, key, layer, task, samples, loci)
     truth_all, truth, pred = _read_truth_and_predictions(adata, key, layer, task, s_idx, l_idx)
     ms = _metric_set(task, pred, key)
     lclass = _locus_classes(adata, l_idx)
     classes = _class_order(lclass)
+    masks = {cls: np.ones(lclass.size, bool) if cls == "all" else lclass == cls for cls in classes}
+    n_ref_open = None
+    if specificity:
+        ref_labels = _reference_labels(adata, reference, layer, task, l_idx)
+        n_ref_open = ref_labels.sum(axis=0).astype(np.int64)
+        for cls, mask in specificity_classes(ref_labels).items():
+            if mask.any():
+                masks[cls] = mask
+            else:
+                logger.info("evaluate(%s): no %s loci among the %d evaluated.", key, cls, l_idx.size)
     skipped: dict[tuple[str, str], int] = {}
-    sample_df = _sample_table(truth, pred, adata.obs_names[s_idx].to_numpy(), lclass, classes, ms, skipped)
+    sample_df = _sample_table(
+        truth, pred, adata.obs_names[s_idx].to_numpy(), masks, ms, skipped, differential=specificity, key=key
+    )
     locus_df = pd.concat([ms.metrics(truth.T, pred.T), ms.calibration(truth.T, pred.T)], axis=1)
     locus_df.insert(0, "name", adata.var_names[l_idx].to_numpy())
     locus_df.insert(1, "locus_class", lclass)
+    if n_ref_open is not None:
+        locus_df["n_reference_open"] = n_ref_open
     if groups:
         _add_locus_groups(adata, locus_df, truth_all, layer, task, l_idx, signal_layer, ms)
     locus_df = _drop_unscored_loci(locus_df, lclass, classes, ms, skipped, key, task, s_idx.size)
+    sample_classes = list(masks)
 
     df = pd.concat([sample_df, locus_df], ignore_index=True)
     df.insert(0, "key", key)
@@ -415,6 +574,11 @@ def evaluate(
     df.attrs["summary"] = _summary_dict(summary)
     df.attrs["n_skipped"] = {f"{lv}/{c}": v for (lv, c), v in skipped.items()}
     df.attrs["task"] = task
+    df.attrs["specificity"] = bool(specificity)
+    df.attrs["n_loci"] = {cls: int(mask.sum()) for cls, mask in masks.items()}
+    df.attrs["n_samples"] = int(s_idx.size)
+    if n_ref_open is not None:
+        df.attrs["n_reference"] = int(ref_labels.shape[0])
 
     if inplace:
         params = {
@@ -425,11 +589,149 @@ def evaluate(
             "loci": loci if isinstance(loci, str) else "custom",
             "n_samples": int(s_idx.size),
             "n_loci": int(l_idx.size),
+            "specificity": bool(specificity),
         }
+        if specificity:
+            params["reference"] = reference if isinstance(reference, str) else "custom"
         _write_metrics(
-            adata, sample_df, locus_df, classes, ms, summary, prefix=key_added or key, params=params
+            adata, sample_df, locus_df, sample_classes, ms, summary, prefix=key_added or key, params=params
         )
     return df
+
+
+def specificity(
+    adata: AnnData,
+    *,
+    keys: str | Sequence[str] | None = None,
+    layer: str | None = None,
+    task: str = "auto",
+    samples: str | Sequence[str] = "test",
+    loci: str | Sequence[str] = "test",
+    reference: str | Sequence[str] = "train",
+) -> pd.DataFrame:
+    """What average precision over all loci hides: metrics on the loci where cell types differ, per method.
+
+    Most loci are open or closed in every cell type alike, so a method that averages the training cell types
+    scores well on them without knowing anything about the new one. This table measures the rest, for every
+    prediction layer at once (the model and the baselines, as :func:`deepcage.tl.compare`):
+
+    * **variable / rare loci** (``loci='variable'``, ``'rare'``): cell-wise metrics on the loci open in some
+      but not all ``reference`` (training) samples, and on those open in at most one. The locus mean is weak
+      there by construction; the question is whether a method beats ``expression_knn``.
+    * **differential** (``metric='differential'``): per evaluated sample, the Spearman r between its
+      predicted and observed difference from the mean of the other evaluated samples; 0 for any method that
+      predicts one profile for all samples (locus mean, sequence-only).
+    * **locus-wise** (``level='locus'``): per locus, how well the evaluated samples in which it is open are
+      ranked (e.g. ``auroc``), averaged over the loci where they disagree (others are undefined and counted
+      in ``n_skipped``); 0.5 for one profile for all samples.
+    * **calibration** per class (``ece``, ``brier``, ``mean_pred``, ``pos_rate``): are the probabilities
+      right on these loci, not only on average.
+
+    Parameters
+    ----------
+    adata
+        Samples x loci AnnData (or MuData: the ``'atac'`` modality) with the prediction layers.
+    keys
+        Prediction layers. Default: ``'deepcage'`` (when present) and every ``baseline_*`` layer.
+    layer, task, samples, loci
+        As in :func:`evaluate` (the same for every method).
+    reference
+        Samples whose 0/1 labels define the variable / rare loci (default ``'train'``, the training samples).
+
+    Returns
+    -------
+    Tidy DataFrame, one row per ``key`` x ``level`` x ``loci`` x ``metric``: ``value`` (mean over the samples
+    for ``level='sample'``, over the loci for ``level='locus'``), ``n`` (samples or loci averaged) and
+    ``n_skipped`` (samples or loci where the metric is undefined, e.g. every sample when only one is evaluated
+    for ``differential``). ``loci``: ``'all'``, the classes of ``var['locus_class']``, ``'variable'``,
+    ``'rare'``. Undefined metrics are left out (never NaN values); ``attrs['n_reference']`` holds the number of
+    reference samples. Nothing is written to ``adata``.
+
+    Examples
+    --------
+    >>> dc.tl.predict(model, adata)
+    >>> dc.tl.baselines(adata, methods=["locus_mean", "expression_knn"])
+    >>> tab = dc.tl.specificity(adata)
+    >>> tab.query("level == 'sample' and metric == 'average_precision'").pivot(
+    ...     index="key", columns="loci", values="value"
+    ... )  # all / known / novel / variable / rare
+    >>> tab.query("metric == 'differential' and loci == 'variable'")
+    """
+    ad = get_modality(adata, "atac")
+    if keys is None:
+        keys = (["deepcage"] if "deepcage" in ad.layers else []) + sorted(
+            k for k in ad.layers if str(k).startswith("baseline_")
+        )
+        if not keys:
+            raise KeyError(
+                "No prediction layers found ('deepcage' or 'baseline_*'); run dc.tl.predict / dc.tl.baselines."
+            )
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    rows = []
+    n_ref = None
+    for key in keys:
+        df = evaluate(
+            ad,
+            key=key,
+            layer=layer,
+            task=task,
+            samples=samples,
+            loci=loci,
+            groups=False,
+            specificity=True,
+            reference=reference,
+            inplace=False,
+        )
+        n_ref = df.attrs["n_reference"]
+        n_samples = df.attrs["n_samples"]
+        n_loci = df.attrs["n_loci"]
+        metrics = [
+            c
+            for c in dict.fromkeys(
+                (
+                    *CLASSIFICATION_METRICS,
+                    *REGRESSION_METRICS,
+                    *CALIBRATION_METRICS,
+                    *REGRESSION_CALIBRATION,
+                    *SPECIFICITY_METRICS,
+                )
+            )
+            if c in df.columns
+        ]
+        sample = df[df["level"] == "sample"]
+        for cls in n_loci:
+            sub = sample[sample["locus_class"] == cls]
+            for met in metrics:
+                vals = sub[met].dropna()
+                if vals.empty:
+                    logger.info("specificity(%s): %s undefined for every sample on %s loci.", key, met, cls)
+                    continue
+                rows.append((key, "sample", cls, met, float(vals.mean()), len(vals), n_samples - len(vals)))
+        locus = df[df["level"] == "locus"]
+        k = locus["n_reference_open"].to_numpy()
+        lmasks = {"all": np.ones(len(locus), bool)}
+        lmasks.update(
+            {
+                c: (locus["locus_class"] == c).to_numpy()
+                for c in n_loci
+                if c not in ("all", *SPECIFICITY_CLASSES)
+            }
+        )
+        lmasks["variable"] = (k >= 1) & (k <= n_ref - 1)
+        lmasks["rare"] = k <= 1
+        ranking = [m for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if m in locus.columns]
+        for cls, mask in lmasks.items():
+            if cls not in n_loci or not mask.any():
+                logger.info("specificity(%s): no %s locus has a locus-wise metric.", key, cls)
+                continue
+            for met in ranking:
+                vals = locus.loc[mask, met].dropna()
+                rows.append(
+                    (key, "locus", cls, met, float(vals.mean()), len(vals), int(n_loci[cls] - len(vals)))
+                )
+    out = pd.DataFrame(rows, columns=["key", "level", "loci", "metric", "value", "n", "n_skipped"])
+    out.attrs["n_reference"] = n_ref
+    return out
 
 
 class _MetricSet(NamedTuple):
@@ -495,13 +797,45 @@ def _class_order(lclass: np.ndarray) -> list[str]:
     return classes
 
 
-def _sample_table(truth, pred, sample_names, lclass, classes, ms: _MetricSet, skipped: dict) -> pd.DataFrame:
+def _reference_labels(adata, reference, layer, task, l_idx) -> np.ndarray:
+    """0/1 labels of the reference samples at the selected loci (``layers['binary']``, else the observed layer)."""
+    r_idx = select(adata, reference, "obs")
+    if r_idx.size == 0:
+        raise ValueError("specificity=True needs reference samples (reference= selects none).")
+    name = "binary" if "binary" in adata.layers else layer
+    y = dense(get_layer(adata, name), rows=r_idx, cols=l_idx)
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(
+            f"specificity=True defines variable / rare loci from 0/1 labels, but layer {name!r} is not 0/1 "
+            "(add layers['binary'])."
+        )
+    return y
+
+
+def _sample_table(
+    truth, pred, sample_names, masks: dict, ms: _MetricSet, skipped: dict, *, differential=False, key=""
+) -> pd.DataFrame:
     """Cell-wise rows (one per sample and locus class); counts the unscored rows in ``skipped``."""
     frames = []
-    for cls in classes:
-        cols = np.ones(lclass.size, bool) if cls == "all" else lclass == cls
+    for cls, cols in masks.items():
         m = ms.metrics(truth[:, cols], pred[:, cols])
         m = pd.concat([m, ms.calibration(truth[:, cols], pred[:, cols])], axis=1)
+        if differential:
+            d = differential_metrics(truth[:, cols], pred[:, cols])["differential"].to_numpy()
+            m["differential"] = d
+            n_bad = int(np.isnan(d).sum())
+            skipped[("differential", cls)] = n_bad
+            if n_bad:
+                logger.warning(
+                    "evaluate(%s): differential undefined (NaN) for %d of %d samples on %s loci: %s.",
+                    key,
+                    n_bad,
+                    len(d),
+                    cls,
+                    "it needs at least 2 evaluated samples"
+                    if len(d) < 2
+                    else "their observed difference from the other samples is constant",
+                )
         m.insert(0, "name", sample_names)
         m.insert(0, "locus_class", cls)
         bad = ms.unscored(m)
@@ -563,10 +897,11 @@ def _write_metrics(
     adata, sample_df, locus_df, classes, ms: _MetricSet, summary, *, prefix: str, params: dict
 ) -> None:
     """Per-sample metrics to ``obs``, per-locus metrics to ``var``, the summary to ``uns['deepcage']['metrics']``."""
+    extra = [c for c in SPECIFICITY_METRICS if c in sample_df.columns]
     for cls in classes:
         sub = sample_df[sample_df["locus_class"] == cls].set_index("name")
         suffix = "" if cls == "all" else f"_{cls}"
-        for met in (*ms.names, *ms.calib_names):
+        for met in (*ms.names, *ms.calib_names, *extra):
             adata.obs[f"{prefix}_{met}{suffix}"] = sub[met].reindex(adata.obs_names).to_numpy()
     loc = locus_df.set_index("name")
     for met in (*ms.names, *ms.calib_names):
@@ -729,7 +1064,13 @@ def summarize(df: pd.DataFrame, *, skipped: dict | None = None) -> pd.DataFrame:
     metrics = [
         c
         for c in dict.fromkeys(
-            (*CLASSIFICATION_METRICS, *REGRESSION_METRICS, *CALIBRATION_METRICS, *REGRESSION_CALIBRATION)
+            (
+                *CLASSIFICATION_METRICS,
+                *REGRESSION_METRICS,
+                *CALIBRATION_METRICS,
+                *REGRESSION_CALIBRATION,
+                *SPECIFICITY_METRICS,
+            )
         )
         if c in df.columns
     ]
@@ -750,7 +1091,7 @@ def summarize(df: pd.DataFrame, *, skipped: dict | None = None) -> pd.DataFrame:
     if skipped is not None:
         out["n_skipped"] = [int(skipped.get((lv, c), 0)) for _, lv, c in out.index]
     order = {"sample": 0, "locus": 1}
-    corder = {"all": 0, "known": 1, "novel": 2, "other": 3}
+    corder = {"all": 0, "known": 1, "novel": 2, "other": 3, "variable": 4, "rare": 5}
     out = out.iloc[
         sorted(
             range(len(out)),
