@@ -92,6 +92,7 @@ autosummary_ignore_module_all = False
 autodoc_member_order = "bysource"
 autodoc_default_options = {"show-inheritance": False}
 autoclass_content = "class"
+autosummary_context: dict = {}  # ``attribute_pages`` is filled in by generate_api_stubs
 
 # -- sphinx-autodoc-typehints (as cookiecutter-scverse) ----------------------
 # The annotations are shown in the Parameters lists (``name (type) – text``, the default in braces), not in
@@ -209,41 +210,6 @@ if not INTERSPHINX:
     # References to deepcage's own objects are checked in both builds.
     nitpick_ignore_regex += [(r"py:.*", rf"({mods})(\..*)?") for mods in _INVENTORY_MODULES.values()]
 
-#: Unresolved references to deepcage's objects in docstrings that this file does not own yet (issue 18):
-#: (role, target) -> the docstring to fix. Remove an entry when its docstring is fixed (the build then checks it).
-PENDING_REFERENCES = {
-    ("py:class", "deepcage.model._network.DeepCAGENet"): "model/_model.py DeepCAGE (private path)",
-    ("py:data", "MAX_STORED_LOCI_BYTES"): "model/_model.py DeepCAGE (not resolvable from deepcage.DeepCAGE)",
-    ("py:attr", "reference_samples"): "model/_model.py DeepCAGE.reference_inputs",
-    ("py:attr", "motif_scan"): "model/_model.py DeepCAGE (a method's summary line)",
-    ("py:meth", "save"): "model/_model.py DeepCAGE (a method's summary line)",
-    (
-        "py:obj",
-        "deepcage.DeepCAGE.reference_samples",
-    ): "model/_model.py: attribute not in the class docstring",
-    ("py:obj", "deepcage.DeepCAGE.seq_len"): "model/_model.py: attribute not in the class docstring",
-    ("py:obj", "deepcage.Genome.chroms"): "_genome.py: attribute not in the class docstring",
-    ("py:obj", "deepcage.Genome.chrom_sizes"): "_genome.py: attribute not in the class docstring",
-    ("py:obj", "deepcage.io.Motif.width"): "io/_motifs.py: attribute not in the class docstring",
-    ("py:obj", "deepcage.io.Motif.meta"): "io/_motifs.py: attribute not in the class docstring",
-    ("py:data", "ENCODE_METADATA_URL"): "datasets/_encode.py encode, encode_files (not public)",
-    ("py:data", "NARROWPEAK_COLUMNS"): "io/_peaks.py read_bed, read_narrowpeak (not public)",
-    ("py:class", "deepcage.tl._filters.FilterMotifs"): "pl/_filters.py filter_logos (private; not in dc.tl)",
-    ("py:func", "deepcage.pp._motif_scan.scan_tolerance"): "pp/_motif_scores.py motif_scores (private)",
-    ("py:func", "deepcage.tl._knn.choose_temperature"): "tl/_fit.py fit (private)",
-    ("py:data", "deepcage.model._model.MAX_STORED_LOCI_BYTES"): "tl/_fit.py fit (private path)",
-    ("py:data", "RECIPE"): "model/_config.py TrainConfig.from_recipe (RECIPE is not public)",
-}
-nitpick_ignore = list(PENDING_REFERENCES)
-nitpick_ignore_regex += [
-    # DeepCAGENet's class docstring: a paragraph after the last parameter is read as a parameter
-    # (model/_network.py; move "Input standardisation ..." above "Parameters" or into "Notes").
-    (r"py:class", r"Input standardisation|buffers|expr_std;"),
-    # Class pages list every attribute, but only those described in the class docstring's Attributes section
-    # get an entry to link to (TrainConfig's fields, DeepCAGE.seq_len, Genome.chroms, Motif.width ...).
-    # Fix: describe them there, or have docs/_templates/autosummary/class.rst add ``autoattribute`` entries.
-    (r"py:obj", r"deepcage\.(\w+\.)?[A-Z]\w*\.\w+"),
-]
 # functions as configuration values (the typehints hooks above) cannot be cached between builds: harmless
 suppress_warnings = ["config.cache"]
 
@@ -368,9 +334,59 @@ class AutosummaryAll(ClassAutosummary):
                 ctx["py:module"] = outer
 
 
+def _attributes_section(doc: str) -> set[str]:
+    """Names described in a (numpy-style) docstring's ``Attributes`` section (``a, b`` lines give both)."""
+    lines = doc.splitlines()
+    names: set[str] = set()
+    for i, line in enumerate(lines[:-1]):
+        if line.strip() != "Attributes" or set(lines[i + 1].strip()) != {"-"}:
+            continue
+        body = lines[i + 2 :]
+        for j, entry in enumerate(body):
+            if j + 1 < len(body) and body[j + 1].strip() and set(body[j + 1].strip()) == {"-"}:
+                break  # the title of the next section
+            if entry and not entry[0].isspace():
+                names.update(n.strip() for n in entry.split(":")[0].split(","))
+    return names
+
+
+def attribute_pages() -> dict[str, dict[str, str]]:
+    """For each class of the API reference: its attributes that its docstring's ``Attributes`` section does not
+    describe, with the directive that documents them on the class page (``autoproperty`` / ``autoattribute``).
+
+    The class page lists every attribute (``docs/_templates/autosummary/class.rst``); those described in the
+    class docstring already have an entry to link to, the others (dataclass fields, properties with their own
+    docstring) get one from these directives.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for modname in API_MODULES:
+        mod = importlib.import_module(modname)
+        for name in api_names(modname):
+            cls = getattr(mod, name)
+            if not inspect.isclass(cls) or not cls.__module__.startswith("deepcage"):
+                continue
+            documented = _attributes_section(inspect.getdoc(cls) or "")
+            members = {}
+            for attr in dir(cls):
+                if attr.startswith("_") or attr in documented:
+                    continue
+                static = inspect.getattr_static(cls, attr, None)
+                if isinstance(static, property):
+                    members[attr] = "autoproperty"
+                elif not callable(static) and not isinstance(static, classmethod | staticmethod):
+                    members[attr] = "autoattribute"
+            for field in getattr(cls, "__dataclass_fields__", {}):
+                if field not in documented and not field.startswith("_"):
+                    members.setdefault(field, "autoattribute")
+            out[f"{modname}.{name}"] = members
+    return out
+
+
 def generate_api_stubs(app) -> None:
     """Write autosummary stub pages for every name shown by ``autosummary-all`` (before reading)."""
     from sphinx.ext.autosummary.generate import generate_autosummary_docs
+
+    app.config.autosummary_context["attribute_pages"] = attribute_pages()
 
     out = Path(app.srcdir) / API_OUTPUT
     lines = [".. autosummary::", f"   :toctree: {out}", ""]

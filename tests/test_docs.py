@@ -110,25 +110,37 @@ def test_docs_conf_after_cookiecutter_scverse(monkeypatch):
 
 
 def test_docs_nitpick_ignores_spare_deepcage(monkeypatch):
-    """The offline ignores cover other packages only: a reference to a deepcage object is always checked.
-
-    Exceptions are listed one by one (``PENDING_REFERENCES``, each naming the docstring to fix) or, for the
-    attribute tables of class pages, matched by role ``py:obj`` only.
-    """
+    """The offline ignores cover other packages only: a reference to a deepcage object is always checked, with
+    no exception (no list of pending references, no pattern for the attribute tables of class pages)."""
     import re
 
     pytest.importorskip("sphinx")
     monkeypatch.delenv("DEEPCAGE_DOCS_INTERSPHINX", raising=False)
     conf = _docs_conf()
     for target in ["deepcage.tl.fit", "deepcage.DeepCAGE", "deepcage.model.TrainConfig", "fit", "DeepCAGE"]:
-        for role in ["py:func", "py:class", "py:meth", "py:attr", "py:data"]:
+        for role in ["py:func", "py:class", "py:meth", "py:attr", "py:data", "py:obj"]:
             hits = [
                 (r, t)
                 for r, t in conf.nitpick_ignore_regex
                 if re.fullmatch(r, role) and re.fullmatch(t, target)
             ]
             assert not hits, f"{role} {target} is ignored by {hits}"
-    for role, target in conf.PENDING_REFERENCES:
-        assert role.startswith("py:") and "." not in target or target.startswith("deepcage."), target
+    assert not getattr(conf, "nitpick_ignore", [])
+    assert not any(re.fullmatch(t, "deepcage.DeepCAGE.seq_len") for _, t in conf.nitpick_ignore_regex)
     for name in ["numpy.ndarray", "anndata.AnnData", "collections.abc.Sequence", "pysam.VariantFile"]:
         assert any(re.fullmatch(t, name) for _, t in conf.nitpick_ignore_regex), name
+
+
+def test_docs_class_pages_document_every_attribute():
+    """Every attribute a class page lists has an entry: described in the class docstring's ``Attributes``, or
+    documented on the page (``autoattribute`` / ``autoproperty``)."""
+    conf = _docs_conf()
+    pages = conf.attribute_pages()
+    assert {"recipe", "hidden", "notes"} <= set(pages["deepcage.model.TrainConfig"])
+    assert pages["deepcage.model.TrainConfig"]["uses_reference"] == "autoproperty"
+    # described in the docstrings: no second entry
+    assert "seq_len" not in pages["deepcage.DeepCAGE"] and "network" not in pages["deepcage.DeepCAGE"]
+    assert "chroms" not in pages["deepcage.Genome"] and "width" not in pages["deepcage.io.Motif"]
+    assert conf._attributes_section(
+        "A.\n\nAttributes\n----------\na, b\n    Text.\nc : int\n    More.\n\nExamples\n--------\n>>> 1\n"
+    ) == {"a", "b", "c"}

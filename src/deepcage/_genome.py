@@ -63,6 +63,13 @@ class Genome:
     cache_contigs
         How many decoded contigs to keep in memory (a human chr1 costs 250 MB).
 
+    Attributes
+    ----------
+    chroms
+        Contig names (read-only).
+    chrom_sizes
+        Contig lengths, keyed by the contig names of the first file that has each contig (read-only).
+
     Examples
     --------
     >>> g = dc.Genome("hg38.fa.gz", name="hg38")  # doctest: +SKIP

@@ -136,7 +136,7 @@ def encode_files(
     Parameters
     ----------
     metadata
-        ENCODE ``metadata.tsv`` (path or DataFrame), e.g. downloaded from :data:`ENCODE_METADATA_URL`.
+        ENCODE ``metadata.tsv`` (path or DataFrame), e.g. the one :func:`encode_files` downloads.
     assembly
         Genome assembly of the files.
     cell_types
@@ -215,7 +215,8 @@ def encode(
     assembly
         ``'hg19'`` as in the paper.
     metadata
-        An ENCODE metadata table; default: downloaded from :data:`ENCODE_METADATA_URL`.
+        An ENCODE metadata table; default: downloaded from the ENCODE portal (the search behind the paper's
+        data: released human hg19 DNase-seq and polyA+ RNA-seq experiments).
     cache_dir
         Download folder (default: the deepcage cache, ``$DEEPCAGE_CACHE``).
 

@@ -23,6 +23,11 @@ class Motif:
         Gene symbol of the TF the motif belongs to (``None`` when unknown).
     threshold
         Detection threshold on the log-odds score (HOMER files carry one), or ``None``.
+    meta
+        What the file says besides the matrix (``source``, ``format``, ``alt_name``, ``nsites``, ``background``
+        ...).
+    width
+        Number of positions (rows of ``pwm``; read-only).
     """
 
     name: str

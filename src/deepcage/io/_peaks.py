@@ -141,7 +141,7 @@ def read_bed(
     min_columns
         Lines with fewer tab-separated fields are an error.
     columns
-        Names for the first columns (e.g. :data:`NARROWPEAK_COLUMNS`).
+        Names for the first columns (e.g. the ten narrowPeak columns of :func:`read_narrowpeak`).
 
     Returns
     -------
@@ -311,7 +311,8 @@ def read_narrowpeak(path: str | os.PathLike) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with columns :data:`NARROWPEAK_COLUMNS`; ``signal``, ``pvalue``, ``qvalue`` float, ``summit`` int.
+    DataFrame with columns ``chrom``, ``start``, ``end``, ``name``, ``score``, ``strand``, ``signal``,
+    ``pvalue``, ``qvalue``, ``summit``; ``signal``, ``pvalue``, ``qvalue`` float, ``summit`` int.
 
     Raises
     ------

@@ -79,7 +79,7 @@ class TrainConfig:
 
     @classmethod
     def from_recipe(cls, recipe: str = "default", **options) -> TrainConfig:
-        """The recipe's configuration with ``options`` on top (options equal to :data:`RECIPE` are skipped).
+        """The recipe's configuration with ``options`` on top (options left at ``RECIPE`` are skipped).
 
         Examples
         --------

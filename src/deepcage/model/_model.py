@@ -63,7 +63,7 @@ class DeepCAGE:
     Attributes
     ----------
     network
-        The :class:`~deepcage.model._network.DeepCAGENet` (PyTorch module).
+        The :class:`~deepcage.model.DeepCAGENet` (PyTorch module).
     tfs
         TF symbols in the network's input order.
     tf_reference
@@ -78,7 +78,8 @@ class DeepCAGE:
         DataFrame (index ``chr:start-end``) with ``chrom``, ``start``, ``end`` (and ``split``) of the training loci.
     loci_codes, loci_motif
         ``(n_loci, seq_len)`` uint8 base codes and loci x TFs motif scores of the training loci, kept when they
-        fit :data:`MAX_STORED_LOCI_BYTES` (else None): prediction on these loci then needs no genome.
+        fit :data:`~deepcage.model.MAX_STORED_LOCI_BYTES` (else None): prediction on these loci then needs no
+        genome.
     motif_scan
         How the training loci's motif scores were made (motifs, window, background, threshold rule), recorded by
         :func:`deepcage.pp.motif_scores` and stored by :func:`deepcage.tl.fit`: new loci and variant alleles are
@@ -96,6 +97,11 @@ class DeepCAGE:
         samples' observed values at the loci they were trained or validated on (NaN rows: loci without labels,
         e.g. held-out test loci). New samples are predicted at a locus together with what these samples show
         there; loci not in it are predicted from sequence and expression alone.
+    reference_samples
+        Names of the training samples the reference prior reads (the columns of ``ref_labels``; empty without
+        it). Read-only.
+    seq_len
+        Sequence window of the network (bp). Read-only.
     task
         ``'classification'`` or ``'regression'``.
     params

@@ -43,7 +43,7 @@ def filter_logos(
     Parameters
     ----------
     result
-        The :class:`~deepcage.tl._filters.FilterMotifs` returned by :func:`deepcage.tl.filter_motifs` (or a list
+        The named tuple ``(table, motifs, matches)`` returned by :func:`deepcage.tl.filter_motifs` (or a list
         of :class:`deepcage.io.Motif`).
     n
         Number of logos.

@@ -54,7 +54,7 @@ def motif_scores(
 
     The DeepCAGE expression branch multiplies these scores by the TF expression of a sample. A TF with several
     motifs gets the maximum over its motifs. Every window is scored (no pruning), in float32: scores differ
-    from an exact float64 scan by less than :func:`~deepcage.pp._motif_scan.scan_tolerance` (about 1e-5).
+    from an exact float64 scan by less than a per-motif tolerance (about 1e-5 for HOCOMOCO motifs).
     Sequences are read and scanned in chunks, so memory does not grow with the number of loci.
 
     Parameters

@@ -461,7 +461,7 @@ def fit(
         labelled-locus mode only.
     knn_temperature
         Temperature ``T`` of the similarity weights; default: chosen by leave-one-out over the training samples
-        (:func:`deepcage.tl._knn.choose_temperature`), as the ``'expression_knn'`` baseline does.
+        as the ``'expression_knn'`` baseline does.
     linear_expression
         Add a linear path from the expression inputs (``motif * g`` and, with ``delta_expression``,
         ``motif * delta g``) to the output, next to the hidden layer (wide & deep). Off by default: it is
@@ -483,7 +483,7 @@ def fit(
         have no record: the model then predicts its training loci and loci with given scores only.
     store_loci
         Save the training loci's sequence codes and motif scores with the model (``'auto'``: when they take at
-        most :data:`deepcage.model._model.MAX_STORED_LOCI_BYTES`, 512 MB), so prediction on them needs no genome.
+        most :data:`deepcage.model.MAX_STORED_LOCI_BYTES`, 512 MB), so prediction on them needs no genome.
     **trainer_kwargs
         Other :class:`lightning.pytorch.Trainer` arguments (e.g. ``limit_train_batches``).
 
