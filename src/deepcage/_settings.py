@@ -144,7 +144,7 @@ class Settings:
     verbosity
         How much deepcage tells, as scanpy's ``sc.settings.verbosity``: ``0``/``'error'``, ``1``/``'warning'``
         (default, or the environment variable ``DEEPCAGE_VERBOSITY``), ``2``/``'info'``, ``3``/``'hint'``,
-        ``4``/``'debug'`` (see :class:`Verbosity`). It sets the level of the ``deepcage`` logger (messages go to
+        ``4``/``'debug'`` (read back as a ``Verbosity``, an ``IntEnum``). It sets the level of the ``deepcage`` logger (messages go to
         stderr, or to the root logger's handlers where there are some), whether progress bars show when a
         function's ``progress`` is left at ``None`` (from ``'warning'`` on) and whether Lightning's console
         lines (devices, model summary) show (from ``'info'`` on). Progress bars go to stderr, so
