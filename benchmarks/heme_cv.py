@@ -185,7 +185,9 @@ def _specificity_section(cv: pd.DataFrame, methods=MAIN_METHODS, title: str | No
         "the training labels, outside the held-out region). Differential: per held-out cell type, Spearman r "
         "of (cell − mean of the fold's other held-out cells), predicted against observed; locus-wise: per "
         "locus, the fold's held-out cell types ranked by the prediction, mean auROC over the labelled loci "
-        "where they differ (0.5 and r = 0 for a method that predicts every cell type alike). Mean ± sd over "
+        "where they differ (0.5 and r = 0 for a method that predicts every cell type alike). In lineage folds "
+        "the other held-out cell types are siblings (CD4 vs CD8, GMP-A/B/C, HSC vs MPP, LMPP vs CLP), so these "
+        "two measure differences within a lineage, on few loci (`n_varying` in cv.csv). Mean ± sd over "
         "seeds of the mean over held-out cell types:",
         "",
         table.to_markdown(),
