@@ -125,7 +125,8 @@ def track(
                 width=ends - starts,
                 align="edge",
                 color="0.65",
-                lw=0,
+                edgecolor="0.65",  # an edge keeps a 200-bp bar visible (>= 1 px) in a 1-Mb window
+                lw=0.5,
                 label=f"observed ({bar_key})",
             )
         for k in scale.obs_keys[1:]:
@@ -181,6 +182,17 @@ def _step_coords(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.n
     return np.asarray(xs, dtype=float), np.asarray(take)
 
 
+def _narrow_run_starts(xs: np.ndarray, min_width: float) -> list[int]:
+    """Indices into the x of :func:`_step_coords` of the bin starts of every run of adjacent bins narrower than
+    ``min_width`` (there a step line is a dot or less, so the bins get markers)."""
+    bounds = np.r_[-1, np.flatnonzero(np.isnan(xs)), len(xs)]
+    out: list[int] = []
+    for a, b in zip(bounds[:-1] + 1, bounds[1:]):
+        if b > a and xs[b - 1] - xs[a] < min_width:
+            out.extend(range(a, b, 2))
+    return out
+
+
 def _steps(v: np.ndarray, take: np.ndarray) -> np.ndarray:
     """Values of the bins at the x of :func:`_step_coords` (NaN at the breaks)."""
     out = v[np.maximum(take, 0)].astype(float)
@@ -232,8 +244,12 @@ def _draw_predictions(ax, xs, take, rows: dict, scale: _TrackScale):
         return ax
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     target = ax.twinx() if scale.obs_keys else ax
+    # isolated loci (sparse loci such as a union of peaks) give step segments too short to see: mark them
+    lo, hi = ax.get_xlim()
+    marks = _narrow_run_starts(xs, 0.01 * (hi - lo))
+    style = {"marker": "o", "ms": 2.5, "markevery": marks} if marks else {}
     for j, k in enumerate(scale.pred_keys):
-        target.plot(xs, _steps(rows[k], take), color=colors[j % len(colors)], lw=1.1, label=k)
+        target.plot(xs, _steps(rows[k], take), color=colors[j % len(colors)], lw=1.1, label=k, **style)
     target.set_ylim(scale.pred_lo, scale.pred_hi * 1.05)
     target.tick_params(labelsize="x-small")
     target.spines[["top"]].set_visible(False)
