@@ -418,7 +418,7 @@ def trained(tmp_path_factory):
             preset="small",
             hidden=8,
             max_epochs=1,
-            progress_bar=False,
+            progress=False,
             accelerator="cpu",
             motifs=dc.datasets.synthetic_motifs(atac),
         )
@@ -738,7 +738,7 @@ def test_duplicated_sample_names_are_refused_by_fit():
     with pytest.raises(
         ValueError, match=r"1 duplicated sample names \(obs_names\), e\.g\. \['a'\].*unique"
     ) as exc:
-        dc.tl.fit(ad, preset="small", hidden=8, max_epochs=1, progress_bar=False)
+        dc.tl.fit(ad, preset="small", hidden=8, max_epochs=1, progress=False)
     assert _raised_by_deepcage(exc)
 
 
@@ -748,12 +748,12 @@ def test_duplicated_locus_names_are_refused_by_fit():
     names[5] = names[4]
     ad.var_names = names
     with pytest.raises(ValueError, match=r"duplicated locus names \(var_names\)"):
-        dc.tl.fit(ad, preset="small", hidden=8, max_epochs=1, progress_bar=False)
+        dc.tl.fit(ad, preset="small", hidden=8, max_epochs=1, progress=False)
 
 
 def test_fit_with_zero_epochs_is_a_clear_error():
     with pytest.raises(ValueError, match=r"max_epochs=0: train for at least one epoch"):
-        dc.tl.fit(_tiny_training_data(), preset="small", max_epochs=0, progress_bar=False)
+        dc.tl.fit(_tiny_training_data(), preset="small", max_epochs=0, progress=False)
 
 
 # ------------------------------------------------------------------------------------------------ command line
@@ -1268,7 +1268,7 @@ def test_data_whose_recorded_fasta_moved(tmp_path, capsys):
     with pytest.raises(
         FileNotFoundError, match=r"/data/old_server/hg38\.fa, which does not exist here.*--genome"
     ):
-        dc.tl.fit(ad, preset="small", hidden=8, max_epochs=1, progress_bar=False)
+        dc.tl.fit(ad, preset="small", hidden=8, max_epochs=1, progress=False)
     path = tmp_path / "data.h5ad"
     ad.write_h5ad(path)
     code, err = _cli(["fit", path, tmp_path / "model", "--no-progress"], capsys)

@@ -353,7 +353,7 @@ def test_ctrl_c_in_fit_is_one_line_exit_130_and_the_run_resumes(tiny_h5ad, tmp_p
     assert (tmp_path / "model" / "manifest.json").is_file() and not last.parent.exists()
     import deepcage as dc
 
-    assert len(dc.DeepCAGE.load(tmp_path / "model").history_) == done + 2
+    assert len(dc.DeepCAGE.load(tmp_path / "model").history) == done + 2
 
 
 @pytest.mark.slow
@@ -411,3 +411,115 @@ def test_fit_recipe_paper_trains_the_published_network_and_flags_override_it(tin
     assert main([*argv, *tiny]) == 0
     p = dc.DeepCAGE.load(tmp_path / "m").params
     assert (p["recipe"], p["prior"], p["hidden"], p["delta_expression"]) == ("paper", "knn", 16, False)
+
+
+# ------------------------------------------------------------------------------------------------ quiet and consistent
+# (issue 20 item 6): results on stdout, bars and messages on stderr, the command's flags in its messages
+def test_python_spellings_read_as_flags():
+    from deepcage.cli import cli_spelling, python_flags
+
+    subs = build_parser()._subparsers._group_actions[0].choices
+    predict, fit = python_flags(subs["predict"]), python_flags(subs["fit"])
+    msg = "Check gene symbols or pass fill_missing=True to treat them as 0."
+    assert cli_spelling(msg, predict) == "Check gene symbols or pass --fill-missing to treat them as 0."
+    msg = "Pass genome=dc.Genome('path/to/hg38.fa', name='hg38') (command line: --genome FASTA)."
+    assert cli_spelling(msg, predict) == "Pass --genome path/to/hg38.fa."
+    msg = "Pass genome= with the FASTA file(s) (command line: --genome)."
+    assert cli_spelling(msg, fit) == "Pass --genome with the FASTA file(s)."
+    assert (
+        cli_spelling("use batch_size=64 or progress=False", predict) == "use --batch-size 64 or --no-progress"
+    )
+    assert cli_spelling("key_added='y'; out=", predict) == "--key-added y; --out"
+    assert (
+        cli_spelling("delta_expression=False, layer='binary'", fit) == "--no-delta-expression, --layer binary"
+    )
+    assert cli_spelling("pass overwrite=True", fit) == "pass --overwrite"
+    # Python-only options stay as they are; so do those the message already gives the flag of
+    assert cli_spelling("tf_key='tf_expr' and motif_key=", fit) == "tf_key='tf_expr' and motif_key="
+    msg = "read_expression_table(..., gene_names=<table>) (--gene-names on the command line)"
+    assert cli_spelling(msg, predict) == msg
+    assert cli_spelling("np.sum(a=1) or dc.tl.fit", fit) == "np.sum(a=1) or dc.tl.fit"
+
+
+@pytest.mark.slow
+def test_results_on_stdout_bars_and_lightning_lines_on_stderr(tiny_h5ad, tmp_path):
+    fit = [
+        "--preset",
+        "small",
+        "--hidden",
+        "8",
+        "--threads",
+        "1",
+        "--accelerator",
+        "cpu",
+        "--max-epochs",
+        "2",
+    ]
+    proc = _deepcage("fit", tiny_h5ad, "model", *fit, cwd=tmp_path)  # progress bars on (the default)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert out.splitlines()[-1] == "saved to model" and "Epoch" not in out and "it/s" not in out, out
+    assert "Epoch 1" in err  # Lightning's bar, on stderr
+    assert "GPU available" not in err and "TPU available" not in err and "Total params" not in err, err
+    proc = _deepcage("fit", tiny_h5ad, "m2", *fit, "--max-epochs", "1", "-v", cwd=tmp_path)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "GPU available" in err and "Total params" in err and "GPU available" not in out
+    proc = _deepcage("fit", tiny_h5ad, "m3", *fit, "--max-epochs", "1", "-q", cwd=tmp_path)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and err == "", err  # errors only: no bars, no warnings
+    code = main(["fit", str(tiny_h5ad), str(tmp_path / "m4"), "-q", "-v"])
+    assert code == 2
+
+
+@pytest.mark.slow
+def test_predict_messages_name_the_flags(tiny_h5ad, tmp_path, capsys):
+    """Errors and warnings raised in Python reach the command line with its flags: --fill-missing, --genome."""
+    import json
+    import shutil
+
+    import deepcage as dc
+    from deepcage.model._model import _write_manifest
+
+    fit = ["--preset", "small", "--hidden", "8", "--no-progress", "--threads", "1", "--max-epochs", "1"]
+    assert main(["fit", str(tiny_h5ad), str(tmp_path / "model"), *fit]) == 0
+    capsys.readouterr()
+    mdata = dc.datasets.synthetic(
+        n_samples=4, n_loci=60, n_tfs=3, n_test_samples=1, rna=True, path=tmp_path / "g.fa"
+    )
+    rna = mdata["rna"]
+    rna[:, [g for g in rna.var_names if g != "TF2"]].copy().write_h5ad(tmp_path / "rna.h5ad")
+    code = main(
+        ["predict", str(tmp_path / "model"), str(tmp_path / "p.h5ad"), "--expr", str(tmp_path / "rna.h5ad")]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "--fill-missing" in err and "fill_missing" not in err, err
+    # a model whose recorded FASTA is not on this machine: loads with a warning, new loci need --genome
+    moved = tmp_path / "moved"
+    shutil.copytree(tmp_path / "model", moved)
+    meta = json.loads((moved / "model.json").read_text())
+    meta["genome"]["fasta"] = ["/data/old_server/hg38.fa"]
+    meta.pop("fasta_relative", None)
+    (moved / "model.json").write_text(json.dumps(meta))
+    (moved / "manifest.json").unlink()
+    _write_manifest(moved)
+    rna.write_h5ad(tmp_path / "rna_all.h5ad")
+    loci = dc.DeepCAGE.load(tmp_path / "model").loci.iloc[:4]
+    bed = tmp_path / "new.bed"
+    bed.write_text("".join(f"{r.chrom}\t{r.start + 11}\t{r.end + 11}\n" for r in loci.itertuples()))
+    argv = ["predict", str(moved), str(tmp_path / "q.h5ad"), "--expr", str(tmp_path / "rna_all.h5ad")]
+    code = main([*argv, "--loci", str(bed), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("deepcage predict: warning: Model ") and "/data/old_server/hg38.fa" in lines[0]
+    assert "pass --genome path/to/hg38.fa to those calls" in lines[0], err
+    assert lines[-1].startswith("deepcage predict: error: These loci are not stored with the model"), err
+    assert "/data/old_server/hg38.fa, which does not exist here" in lines[-1]
+    assert lines[-1].endswith("Pass --genome path/to/hg38.fa."), err
+    assert "genome=" not in err and "command line" not in err
+    # the stored loci need no genome; given --genome, the new loci are predicted
+    assert main([*argv, "--overwrite", "--no-progress"]) == 0
+    assert "deepcage predict: warning: Model " in capsys.readouterr().err
+    assert main([*argv, "--loci", str(bed), "--genome", str(tmp_path / "g.fa"), "--overwrite", "-q"]) == 0
+    assert capsys.readouterr().err == ""  # -q: not even the load warning

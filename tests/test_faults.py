@@ -16,7 +16,7 @@ import torch
 
 import deepcage as dc
 
-FAST = {"preset": "small", "hidden": 32, "batch_loci": 32, "progress_bar": False, "lr": 3e-3, "seed": 0}
+FAST = {"preset": "small", "hidden": 32, "batch_loci": 32, "progress": False, "lr": 3e-3, "seed": 0}
 DATA = {"n_samples": 6, "n_loci": 400, "n_tfs": 4, "seed": 7}
 
 
@@ -63,15 +63,15 @@ def test_killed_training_resumes_to_the_same_result(tmp_path):
         adata, max_epochs=epochs, patience=100, resume_from=last, checkpoint_dir=tmp_path / "r", **FAST
     )
     reference = dc.tl.fit(adata, max_epochs=epochs, patience=100, checkpoint_dir=tmp_path / "ref", **FAST)
-    assert len(resumed.history_) == len(reference.history_) == epochs
+    assert len(resumed.history) == len(reference.history) == epochs
     # the epochs before the kill come from the checkpoint (up to float summation order between processes)
     done = list(range(killed_at + 1))
     np.testing.assert_allclose(
-        resumed.history_.loc[done].to_numpy(), reference.history_.loc[done].to_numpy(), atol=5e-3
+        resumed.history.loc[done].to_numpy(), reference.history.loc[done].to_numpy(), atol=5e-3
     )
     # the random streams (shuffling, dropout) are restored with the checkpoint, so the run continues as the
     # uninterrupted one did; small float differences still grow over epochs on this tiny validation set
-    final = resumed.history_.iloc[-1], reference.history_.iloc[-1]
+    final = resumed.history.iloc[-1], reference.history.iloc[-1]
     assert abs(final[0]["val_loss"] - final[1]["val_loss"]) < 0.03
     assert abs(final[0]["val_auprc"] - final[1]["val_auprc"]) < 0.1
 

@@ -71,7 +71,7 @@ def adata():
 
 
 def test_fit_with_the_paper_recipe_trains_the_published_network(adata, tmp_path):
-    fast = {"preset": "small", "max_epochs": 1, "limit_train_batches": 2, "progress_bar": False}
+    fast = {"preset": "small", "max_epochs": 1, "limit_train_batches": 2, "progress": False}
     model = dc.tl.fit(adata, recipe="paper", **fast)
     p = model.params
     assert p["recipe"] == "paper" and p["prior"] is None and p["delta_expression"] is False

@@ -12,7 +12,7 @@ import deepcage as dc
 
 torch.set_num_threads(1)
 
-FAST = {"preset": "small", "hidden": 32, "batch_loci": 64, "progress_bar": False, "lr": 3e-3}
+FAST = {"preset": "small", "hidden": 32, "batch_loci": 64, "progress": False, "lr": 3e-3}
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +45,9 @@ def test_fit_returns_a_complete_model(model, adata):
     assert model.tf_reference["tfs"] == model.tfs
     assert len(model.loci) == adata.n_vars and {"chrom", "start", "end", "split"} <= set(model.loci.columns)
     assert model.loci_codes.shape == (adata.n_vars, 1000) and model.loci_codes.dtype == np.uint8
-    assert list(model.history_.columns) == ["train_loss", "val_loss", "val_auprc"]
-    assert list(model.history_.index) == [0, 1]
-    assert np.isfinite(model.history_.to_numpy()).all()
+    assert list(model.history.columns) == ["train_loss", "val_loss", "val_auprc"]
+    assert list(model.history.index) == [0, 1]
+    assert np.isfinite(model.history.to_numpy()).all()
     assert model.params["train_samples"] == list(adata.obs_names[adata.obs["split"] == "train"])
     assert model.sample_expr.shape == (adata.n_obs, len(model.tfs))
     assert not model.network.training
@@ -85,14 +85,14 @@ def test_resume_from_checkpoint_continues(adata, tmp_path):
     resumed = dc.tl.fit(
         adata, max_epochs=2, resume_from=tmp_path / "last.ckpt", checkpoint_dir=tmp_path / "2", **FAST
     )
-    assert list(resumed.history_.index) == [0, 1]
+    assert list(resumed.history.index) == [0, 1]
     # epoch 0 comes from the checkpoint, not from a new run
-    np.testing.assert_allclose(resumed.history_.loc[0].to_numpy(), first.history_.loc[0].to_numpy())
+    np.testing.assert_allclose(resumed.history.loc[0].to_numpy(), first.history.loc[0].to_numpy())
 
 
 def test_best_weights_are_restored(adata):
     model = dc.tl.fit(adata, max_epochs=3, **FAST)
-    hist = model.history_
+    hist = model.history
     assert model.params["best_epoch"] == int(hist["val_auprc"].idxmax())
 
 
@@ -100,7 +100,7 @@ def test_regression_and_mudata(tmp_path):
     mdata = dc.datasets.synthetic(n_samples=6, n_loci=300, n_tfs=4, seed=5, rna=True)
     model = dc.tl.fit(mdata, task="regression", max_epochs=1, **FAST)
     assert model.task == "regression"
-    assert {"train_loss", "val_loss", "val_pearson"} <= set(model.history_.columns)
+    assert {"train_loss", "val_loss", "val_pearson"} <= set(model.history.columns)
     assert model.params["layer"] == "log_norm"
     assert model.params["monitor"] == "val_loss"
 
@@ -146,7 +146,7 @@ def test_ddp_two_cpu_processes(adata):
         adata, max_epochs=1, accelerator="cpu", devices=2, strategy="ddp_spawn", limit_train_batches=2, **FAST
     )
     assert isinstance(model, dc.DeepCAGE)
-    assert len(model.history_) == 1 and np.isfinite(model.history_["val_auprc"]).all()
+    assert len(model.history) == 1 and np.isfinite(model.history["val_auprc"]).all()
     pred = model.predict_arrays(
         model.loci_codes[:5], adata.varm["motif_scores"].to_numpy()[:5], adata.obsm["tf_expr"].to_numpy()
     )

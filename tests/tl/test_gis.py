@@ -169,7 +169,7 @@ def trained():
     """A small model fit on the synthetic data (shared by the slow tests below)."""
     try:
         adata = dc.datasets.synthetic(n_samples=12, n_loci=2000, n_tfs=8, seed=0)
-        model = dc.tl.fit(adata, preset="small", max_epochs=8, progress_bar=False)
+        model = dc.tl.fit(adata, preset="small", max_epochs=8, progress=False)
     except (NotImplementedError, TypeError) as err:
         pytest.skip(f"dc.tl.fit not available yet: {err}")
     return adata, model

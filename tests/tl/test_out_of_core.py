@@ -10,7 +10,7 @@ import deepcage as dc
 from deepcage.model._data import BlockShuffleSampler, PairData, _on_disk, make_loader
 
 torch.set_num_threads(1)
-FAST = {"preset": "small", "hidden": 16, "batch_loci": 64, "progress_bar": False, "max_epochs": 2}
+FAST = {"preset": "small", "hidden": 16, "batch_loci": 64, "progress": False, "max_epochs": 2}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import deepcage as dc
 
 torch.set_num_threads(1)
 
-FAST = {"preset": "small", "hidden": 32, "batch_loci": 64, "progress_bar": False, "lr": 3e-3}
+FAST = {"preset": "small", "hidden": 32, "batch_loci": 64, "progress": False, "lr": 3e-3}
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def test_save_load_round_trip(model, adata, tmp_path):
     assert loaded.tfs == model.tfs and loaded.task == model.task and loaded.genome == model.genome
     np.testing.assert_array_equal(loaded.tf_reference["quantiles"], model.tf_reference["quantiles"])
     pd.testing.assert_frame_equal(loaded.loci, model.loci, check_dtype=False)
-    pd.testing.assert_frame_equal(loaded.history_, model.history_)
+    pd.testing.assert_frame_equal(loaded.history, model.history)
     np.testing.assert_array_equal(loaded.loci_codes, model.loci_codes)
     again = adata.copy()
     dc.tl.predict(loaded, again, progress=False)

@@ -12,7 +12,7 @@ import deepcage as dc
 
 torch.set_num_threads(1)
 
-FAST = {"preset": "small", "hidden": 32, "batch_loci": 64, "progress_bar": False, "lr": 3e-3}
+FAST = {"preset": "small", "hidden": 32, "batch_loci": 64, "progress": False, "lr": 3e-3}
 BLOOD_TFS = ["SPI1", "PAX5", "TBX21", "CEBPB", "TCF7", "GATA3"]  # genes of the PBMC table
 
 

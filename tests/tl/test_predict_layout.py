@@ -15,7 +15,7 @@ import deepcage as dc
 
 torch.set_num_threads(1)
 
-FAST = {"preset": "small", "hidden": 32, "batch_loci": 64, "progress_bar": False, "lr": 3e-3}
+FAST = {"preset": "small", "hidden": 32, "batch_loci": 64, "progress": False, "lr": 3e-3}
 
 
 @pytest.fixture(scope="module")

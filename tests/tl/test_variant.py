@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="module")
 def setup():
     adata = dc.datasets.synthetic(n_samples=6, n_loci=300, n_tfs=4, seed=6)
-    model = dc.tl.fit(adata, preset="small", hidden=16, max_epochs=1, progress_bar=False)
+    model = dc.tl.fit(adata, preset="small", hidden=16, max_epochs=1, progress=False)
     model.motifs = dc.datasets.synthetic_motifs(adata)
     genome = dc.Genome(model.genome["fasta"])
     loci = model.loci.iloc[[3, 10, 50]]
