@@ -198,3 +198,22 @@ def test_progress_bar_is_deprecated_for_progress():
     assert len(model.history) == 1
     with pytest.raises(TypeError, match=r"give progress= only"):
         dc.tl.fit(adata, progress=False, progress_bar=False)
+
+
+def test_dir_lists_the_public_names():
+    names = dir(dc)
+    assert {"tl", "pp", "pl", "io", "datasets", "settings", "DeepCAGE", "Genome", "__version__"} <= set(names)
+    assert not {"TYPE_CHECKING", "annotations", "importlib", "version", "PackageNotFoundError"} & set(names)
+    assert not [n for n in names if n.startswith("_") and n != "__version__"]
+
+
+def test_lightning_cuda_device_line_is_silenced():
+    """'LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]' (GPU runs) comes from a child logger of lightning.pytorch."""
+    import lightning.pytorch  # noqa: F401
+
+    log = logging.getLogger("lightning.pytorch.accelerators.cuda")
+    with quiet_lightning():
+        assert not log.isEnabledFor(logging.INFO) and log.isEnabledFor(logging.WARNING)
+    with dc.settings.verbosity.override("info"), quiet_lightning():
+        assert log.isEnabledFor(logging.INFO)
+    assert log.isEnabledFor(logging.INFO)  # Lightning's own setting is back after the block

@@ -71,4 +71,6 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The public names (and ``__version__``), not the module's own imports (``importlib``, ``TYPE_CHECKING``,
+    ``annotations``, ...): what tab completion on ``dc.`` offers."""
+    return sorted({*__all__, "__version__", "model"})

@@ -15,11 +15,10 @@ import gzip
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from ._settings import show_progress
 
 __all__ = [
     "DATA_FILES",
@@ -478,6 +477,15 @@ def _url(source: Source) -> str:
     return f"{mirror.rstrip('/')}/{source.fname}" if mirror else source.url
 
 
+def _show_progress(progress: bool | None) -> bool:
+    """``progress``, ``None`` following ``dc.settings.verbosity`` (looked up, not imported: this registry imports
+    nothing of deepcage, so that pp.liftover can fetch chains without the rest)."""
+    if progress is not None:
+        return bool(progress)
+    settings = sys.modules.get("deepcage._settings")
+    return settings is None or settings.show_progress(None)
+
+
 def _retrieve(source: Source, entry: DataFile, progress: bool) -> Path:
     """The raw download of ``source`` in ``<cache>/downloads`` (pooch: resumes nothing, verifies the hash)."""
     import pooch
@@ -500,7 +508,7 @@ def _retrieve(source: Source, entry: DataFile, progress: bool) -> Path:
                 known_hash=f"sha256:{source.sha256}" if source.sha256 else None,
                 fname=source.fname,
                 path=folder,
-                progressbar=show_progress(progress),
+                progressbar=_show_progress(progress),
             )
         )
     except Exception as err:
