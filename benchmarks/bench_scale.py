@@ -336,7 +336,7 @@ def run_fit(adata, args, mem: PeakRSS) -> dict:
         recipe=args.recipe,
         max_epochs=1,
         patience=None,
-        progress_bar=False,
+        progress=False,
         limit_train_batches=args.steps,
         limit_val_batches=args.val_steps,
         callbacks=[timer],
@@ -508,14 +508,9 @@ def replay_stages(adata, args, mem: PeakRSS) -> list[tuple]:
         n_train_samples=len(train_samples), has_val=len(val_loci) > 0
     )
 
-    def _loci():
-        from deepcage._utils import loci_of
-
-        loci = loci_of(adata).copy()
-        loci["split"] = adata.var["split"].astype(str).to_numpy()
-        return loci
-
-    loci = stage("loci table", _loci, "loci_of(adata).copy() + split as object strings (kept by the model)")
+    loci = stage(
+        "loci table", lambda: F._loci_table(adata), "chrom and split as categoricals (kept by the model)"
+    )
     codes, _ = stage(
         "_sequence_codes (locus_codes)",
         lambda: F._sequence_codes(adata, None, loci, True),
@@ -530,15 +525,15 @@ def replay_stages(adata, args, mem: PeakRSS) -> list[tuple]:
     if config.uses_reference:
         config.knn_temperature, _ = stage(
             "choose_temperature(y[:, train_loci])",
-            lambda: choose_temperature(data.expr, data.y[:, train_loci], task=config.task, seed=0),
-            "y[:, train_loci] gather (n_train x n_train_loci uint8) before the 50k-locus subset",
+            lambda: choose_temperature(data.expr, data.y, task=config.task, seed=0, columns=train_loci),
+            "the 50k-locus subset of y (float64) and leave-one-out kNN + AP at 8 temperatures",
         )
     plan = stage(
         "_training_plan",
-        lambda: F._training_plan(config, data, train_loci, None),
+        lambda: F._training_plan(config, data, train_loci, None, float(data.y[:, train_loci].mean())),
         "the network + _column_mean_std again (temperature already chosen)",
     )
-    runtime = Runtime(accelerator="cpu", progress_bar=False)
+    runtime = Runtime(accelerator="cpu", progress=False)
     dm = stage(
         "_data_module",
         lambda: F._data_module(config, runtime, data, train_loci, val_loci),
@@ -556,7 +551,7 @@ def replay_stages(adata, args, mem: PeakRSS) -> list[tuple]:
         stage(
             "calibrate_novel_mode",
             lambda: calibrate_novel_mode(plan.net.eval(), data, val_loci, seed=0),
-            "torch forward of <= 20k validation loci x n_train samples, 256 loci at a time",
+            "torch forward of <= 20k validation loci x n_train samples, 64 loci at a time",
         )
     if config.prior is not None:
         keep["ref"] = stage(

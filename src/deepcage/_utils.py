@@ -110,11 +110,31 @@ def parse_locus_names(names) -> pd.DataFrame:
     return df
 
 
-def loci_of(adata: AnnData) -> pd.DataFrame:
-    """``chrom``/``start``/``end`` of the loci of ``adata``: from ``var`` when present, else parsed from ``var_names``."""
+def loci_of(adata: AnnData, categorical: bool = False) -> pd.DataFrame:
+    """``chrom``/``start``/``end`` of the loci of ``adata``: from ``var`` when present, else parsed from ``var_names``.
+
+    ``categorical=True`` gives ``chrom`` as a categorical of contig names: a table kept for millions of loci
+    (a model's) then holds a code per locus, not a Python string (~60 bytes) per locus.
+    """
     if {"chrom", "start", "end"}.issubset(adata.var.columns):
-        return adata.var[["chrom", "start", "end"]].astype({"chrom": str, "start": np.int64, "end": np.int64})
-    return parse_locus_names(adata.var_names)
+        chrom = adata.var["chrom"]
+        if categorical:
+            chrom = chrom.astype("category")
+            chrom = chrom.cat.rename_categories([str(c) for c in chrom.cat.categories])
+        else:
+            chrom = chrom.astype(str)
+        return pd.DataFrame(
+            {
+                "chrom": chrom,
+                "start": adata.var["start"].astype(np.int64),
+                "end": adata.var["end"].astype(np.int64),
+            },
+            index=adata.var.index,
+        )
+    loci = parse_locus_names(adata.var_names)
+    if categorical:
+        loci["chrom"] = loci["chrom"].astype("category")
+    return loci
 
 
 def fasta_list(rec) -> list[str]:

@@ -390,7 +390,8 @@ class DeepCAGE:
                 raise ValueError(f"{len(loci)} locus names for {n_loci} rows of motif scores.")
             pos = self.ref_labels.index.get_indexer(pd.Index(list(map(str, loci))))
             found = pos >= 0
-            values = self.ref_labels.to_numpy(dtype=np.float32)[pos[found]]
+            # rows gathered first: no float32 copy of the whole table (n_loci x n_ref) per chunk of loci
+            values = np.asarray(self.ref_labels.to_numpy()[pos[found]], dtype=np.float32)
             ok = np.isfinite(values).all(axis=1)
             rows = np.flatnonzero(found)[ok]
             ref_y[rows] = values[ok]
@@ -553,7 +554,7 @@ class DeepCAGE:
             ref = dict(ref, quantiles=np.asarray(ref["quantiles"], dtype=np.float64))
         loci = None
         if (path / _LOCI).is_file():
-            loci = _read_table(path / _LOCI, "locus", dtype={"chrom": str})
+            loci = _read_table(path / _LOCI, "locus", dtype={"chrom": "category", "split": "category"})
         codes = _read_npy(path / "loci_codes.npy", loci)
         motif = _read_npy(path / "loci_motif.npy", loci)
         if motif is not None:

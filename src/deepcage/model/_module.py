@@ -237,8 +237,9 @@ def calibrate_novel_mode(net: DeepCAGENet, data: PairData, val_loci, *, seed: in
     own = torch.arange(data.expr.shape[0])
     logits = []
     with torch.inference_mode(), torch_threads():
-        for lo in range(0, len(loci), 256):
-            idx = loci[lo : lo + 256]
+        # 64 loci x all training samples at a time: the per-pair activations of 256 loci took ~0.5 GB
+        for lo in range(0, len(loci), 64):
+            idx = loci[lo : lo + 64]
             seq = codes_to_onehot(torch.from_numpy(data.codes[idx])) if net.use_sequence else None
             logits.append(net(seq, torch.from_numpy(data.motif[idx]), x_expr, self_index=own).float().numpy())
     z = np.concatenate(logits).ravel()

@@ -292,6 +292,15 @@ def _reference_labels(adata, y_train, train_samples, train_loci, val_loci) -> pd
     )
 
 
+def _loci_table(adata) -> pd.DataFrame:
+    """The loci the model keeps (coordinates and split), contig and split as categoricals: a code per locus."""
+    loci = loci_of(adata, categorical=True)
+    if "split" in adata.var:
+        split = adata.var["split"].astype("category")
+        loci["split"] = split.cat.rename_categories([str(c) for c in split.cat.categories]).values
+    return loci
+
+
 def _store_loci(store_loci, codes, motif) -> bool:
     n_stored = codes.nbytes + motif.nbytes if codes is not None else motif.nbytes
     keep = store_loci is True or (store_loci == "auto" and n_stored <= MAX_STORED_LOCI_BYTES)
@@ -531,9 +540,7 @@ def fit(
     n_pos, n_pairs = _target_sum(y_train, train_loci)
     config.pos_weight = _pos_weight(config, n_pos, n_pairs)
     motif_scan = _motif_scan(adata, motif_key, motifs, inputs.tfs)
-    loci = loci_of(adata).copy()
-    if "split" in adata.var:
-        loci["split"] = adata.var["split"].astype(str).to_numpy()
+    loci = _loci_table(adata)
     codes, genome_dict = _sequence_codes(adata, genome, loci, config.use_sequence)
 
     pl.seed_everything(config.seed, workers=True, verbose=False)

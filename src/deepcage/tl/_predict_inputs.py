@@ -96,6 +96,20 @@ def _model_genome(model: DeepCAGE, genome, adata: AnnData | None):
 
 
 # ----------------------------------------------------------------------------------------------- loci
+def _same_coordinates(stored: pd.DataFrame, pos: np.ndarray, table: pd.DataFrame) -> bool:
+    """Whether the loci of ``table`` are the stored loci at ``pos`` (same names and the same coordinates: a table
+    of shifted loci that kept the names is new loci, read from the genome)."""
+    if not {"chrom", "start", "end"}.issubset(table.columns):
+        return True  # names only: they are the coordinates
+    return bool(
+        np.array_equal(stored["start"].to_numpy()[pos], table["start"].to_numpy())
+        and np.array_equal(stored["end"].to_numpy()[pos], table["end"].to_numpy())
+        and np.array_equal(
+            np.asarray(stored["chrom"].to_numpy()[pos]).astype(str), np.asarray(table["chrom"]).astype(str)
+        )
+    )
+
+
 class _Loci:
     """Where the sequences and motif scores of the loci to predict come from, chunk by chunk."""
 
@@ -107,6 +121,7 @@ class _Loci:
         self.adata = adata
         self._genome = None
         self.stored = None  # positions in model.loci when every locus is a stored training locus
+        self.names_from_coordinates = False
         named = not isinstance(table.index, pd.RangeIndex)  # a compact table of new loci has no names
         if (
             named
@@ -114,7 +129,12 @@ class _Loci:
             and (model.loci_codes is not None or model.loci_motif is not None)
         ):
             pos = model.loci.index.get_indexer(table.index)
-            if (pos >= 0).all():
+            found = pos >= 0
+            if found.any() and not _same_coordinates(model.loci, pos[found], table[found]):
+                # names of training loci on other coordinates (e.g. shifted loci that kept their names): new loci,
+                # looked up by their coordinates so they do not take the training loci's labels either
+                self.names_from_coordinates = True
+            elif found.all():
                 self.stored = pos
         if self.motif is None and not (self.stored is not None and model.loci_motif is not None):
             check_can_score(model, len(table))
@@ -160,7 +180,11 @@ class _Loci:
         codes = self.codes(lo, hi)
         motif = self.motifs(lo, hi, codes)
         # reference labels (models with the kNN prior) are found by locus name
-        names = _names(self.table, lo, hi) if getattr(self.model.network, "prior", False) else None
+        names = (
+            _names(self.table, lo, hi, self.names_from_coordinates)
+            if getattr(self.model.network, "prior", False)
+            else None
+        )
         pred = self.model.predict_arrays(
             codes, motif, expr, batch_size=batch_size, loci=names, samples=samples, device=device
         )
@@ -267,9 +291,9 @@ def _coordinate(loci: pd.DataFrame, col: str) -> np.ndarray:
     return values.astype(np.int64)
 
 
-def _names(table: pd.DataFrame, lo: int, hi: int) -> np.ndarray:
+def _names(table: pd.DataFrame, lo: int, hi: int, from_coordinates: bool = False) -> np.ndarray:
     """``chr:start-end`` names of rows lo:hi (the index when it holds them)."""
-    if not isinstance(table.index, pd.RangeIndex):
+    if not from_coordinates and not isinstance(table.index, pd.RangeIndex):
         return np.asarray(table.index[lo:hi], dtype=object)
     t = table.iloc[lo:hi]
     return np.asarray(locus_names(t["chrom"], t["start"], t["end"]), dtype=object)
@@ -396,9 +420,9 @@ def _resolve_loci(
         motif, loci_ad = None, None
     source = _Loci(model, table, motif, genome, loci_ad if loci_ad is not None else ad)
     if source.stored is None:
-        sizes = (model.genome or {}).get("chrom_sizes") or (
-            genome.chrom_sizes if genome is not None else None
-        )
+        # a genome passed here was checked to agree with the model's on their shared contigs; it may hold contigs
+        # the training FASTA had not (a model trained on one chromosome predicting the whole genome)
+        sizes = genome.chrom_sizes if genome is not None else (model.genome or {}).get("chrom_sizes")
         check_loci(table, chrom_sizes=sizes, what="loci=" if loci is not None else "the loci of adata")
     return table, motif, source
 
