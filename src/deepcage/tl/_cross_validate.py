@@ -10,7 +10,7 @@ import pandas as pd
 from anndata import AnnData
 from tqdm.auto import tqdm
 
-from .._keys import BINARY, LOCUS_CLASS, SPLIT, UNS_KEY
+from .._keys import BINARY, LOCUS_CLASS, MOTIF_SCORES, SPLIT, TF_EXPRESSION, UNS_KEY
 from .._layers import dense, get_layer, motif_frame
 from .._settings import show_progress
 from .._utils import get_modality
@@ -220,8 +220,8 @@ def cross_validate(
             f"Unknown method(s) {unknown}; choose from {list(_NETWORK_METHODS) + list(BASELINES)}."
         )
     # the keys fit reads, so the folds, the model and its predictions use the same slots
-    motif_key = fit_kwargs.get("motif_key", "motif_scores")
-    tf_key = fit_kwargs.get("tf_key", "tf_expr")
+    motif_key = fit_kwargs.get("motif_key", MOTIF_SCORES)
+    tf_key = fit_kwargs.get("tf_key", TF_EXPRESSION)
     motif_frame(ad, motif_key, require_names=False)  # the clear error when missing
     seeds = [int(s) for s in np.atleast_1d(seeds)]
     if not seeds:
@@ -254,17 +254,7 @@ def cross_validate(
         )
         is_test = a.obs[SPLIT].astype(str).to_numpy() == "test"
         test_idx = np.flatnonzero(is_test)
-        test_loci = a.var[SPLIT].astype(str).to_numpy() == "test"
-        cls = a.var[LOCUS_CLASS].astype(str).to_numpy()
-        spec = specificity_classes(truth_all[~is_test])  # from the fold's training samples' labels
-        classes = {
-            "all": ~test_loci,
-            "known": ~test_loci & (cls == "known"),
-            "novel": ~test_loci & (cls == "novel"),
-            "variable": ~test_loci & spec["variable"],
-            "rare": ~test_loci & spec["rare"],
-            "test_region": test_loci,
-        }
+        classes = _locus_classes(a, truth_all[~is_test])
         label_classes = {k: v for k, v in classes.items() if k != "test_region"}
         info.append(
             {
@@ -312,6 +302,21 @@ def cross_validate(
     table.attrs["folds"] = info
     table.attrs["fit_kwargs"] = {k: repr(v) for k, v in fit_kwargs.items()}
     return (table, models) if return_models else table
+
+
+def _locus_classes(a: AnnData, train_truth: np.ndarray) -> dict[str, np.ndarray]:
+    """The loci of each class of a fold; ``variable`` / ``rare`` from its training samples' labels."""
+    test_loci = a.var[SPLIT].astype(str).to_numpy() == "test"
+    cls = a.var[LOCUS_CLASS].astype(str).to_numpy()
+    spec = specificity_classes(train_truth)
+    return {
+        "all": ~test_loci,
+        "known": ~test_loci & (cls == "known"),
+        "novel": ~test_loci & (cls == "novel"),
+        "variable": ~test_loci & spec["variable"],
+        "rare": ~test_loci & spec["rare"],
+        "test_region": test_loci,
+    }
 
 
 def summarize_cv(table: pd.DataFrame, metric: str = "average_precision") -> pd.DataFrame:
