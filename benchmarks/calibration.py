@@ -61,6 +61,12 @@ def main() -> None:
             rows[name].append({k: float(np.asarray(v).ravel()[0]) for k, v in m.items()})
         for i in np.flatnonzero(test):
             track.append((seed, ad.obs_names[i], p[i].mean(), y[i].mean()))
+            # where a cell type's excess comes from: each mode's mean prediction vs its open fraction
+            print(
+                f"  seed {seed} {ad.obs_names[i]}: labelled loci mean {p[i, ~region].mean():.4f} vs open "
+                f"{y[i, ~region].mean():.4f}; held-out region mean {p[i, region].mean():.4f} vs open "
+                f"{y[i, region].mean():.4f}"
+            )
     print(f"\n{'mode':<16} {'ECE':>14} {'Brier':>14} {'constant':>9} {'mean pred':>14} {'pos rate':>9}")
     for name, rs in rows.items():
 
