@@ -419,12 +419,9 @@ def run_demo(
     import matplotlib
 
     matplotlib.use("Agg")
-    import logging
-
     import deepcage as dc
 
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    # Lightning's console lines follow dc.settings.verbosity inside fit/predict: no global logger change here
     t0 = time.perf_counter()
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
