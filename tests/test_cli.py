@@ -523,3 +523,34 @@ def test_predict_messages_name_the_flags(tiny_h5ad, tmp_path, capsys):
     assert "deepcage predict: warning: Model " in capsys.readouterr().err
     assert main([*argv, "--loci", str(bed), "--genome", str(tmp_path / "g.fa"), "--overwrite", "-q"]) == 0
     assert capsys.readouterr().err == ""  # -q: not even the load warning
+
+
+@pytest.mark.slow
+def test_predict_exclude_self_from_the_command_line(tiny_h5ad, tmp_path, capsys):
+    """--exclude-self: a training sample's own RNA given as --expr is predicted without its own labels, as
+    dc.tl.predict(exclude_self=True) does; without the flag its labels stay in the prior."""
+    import anndata
+
+    import deepcage as dc
+
+    fit = ["--preset", "small", "--hidden", "8", "--no-progress", "--threads", "1", "--max-epochs", "1"]
+    assert main(["fit", str(tiny_h5ad), str(tmp_path / "model"), *fit]) == 0
+    mdata = dc.datasets.synthetic(
+        n_samples=4, n_loci=60, n_tfs=3, n_test_samples=1, rna=True, path=tmp_path / "g.fa"
+    )
+    model = dc.DeepCAGE.load(tmp_path / "model")
+    train = model.params["train_samples"][:2]
+    mdata["rna"][train].copy().write_h5ad(tmp_path / "rna.h5ad")
+    argv = ["predict", str(tmp_path / "model"), "--expr", str(tmp_path / "rna.h5ad"), "--no-progress"]
+    assert main([argv[0], argv[1], str(tmp_path / "own.h5ad"), *argv[2:]]) == 0
+    assert main([argv[0], argv[1], str(tmp_path / "loo.h5ad"), *argv[2:], "--exclude-self"]) == 0
+    capsys.readouterr()
+    own = np.asarray(anndata.read_h5ad(tmp_path / "own.h5ad").X)
+    loo = np.asarray(anndata.read_h5ad(tmp_path / "loo.h5ad").X)
+    rna = mdata["rna"][train].copy()
+    with pytest.warns(UserWarning, match="share a name with a training sample"):
+        expected_own = dc.tl.predict(model, expr=rna, progress=False).X
+    expected_loo = dc.tl.predict(model, expr=rna, exclude_self=True, progress=False).X
+    np.testing.assert_allclose(own, expected_own, atol=1e-6)
+    np.testing.assert_allclose(loo, expected_loo, atol=1e-6)
+    assert np.abs(own - loo).max() > 1e-3  # the sample's own labels made a difference

@@ -1002,6 +1002,14 @@ def _add_predict(sub) -> None:
         default=None,
         help="predict only these samples of --data / --expr (default: all)",
     )
+    p.add_argument(
+        "--exclude-self",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="leave a training sample out of its own reference labels (kNN prior), as in training. Default: "
+        "yes for --data samples, no for --expr samples (new RNA); --exclude-self for --expr RNA of a training "
+        "sample (its own labels would otherwise be copied)",
+    )
     p.add_argument("--key-added", default="deepcage")
     p.add_argument("--fill-missing", action="store_true", help="TFs missing from --expr count as 0")
     p.add_argument("--batch-size", type=_positive_int, default=256)
@@ -1090,6 +1098,7 @@ def _run_predict(args) -> int:
     kw = {
         "genome": args.genome,
         "samples": args.samples,
+        "exclude_self": args.exclude_self,
         "key_added": args.key_added,
         "devices": devices,
         "num_nodes": args.num_nodes,
