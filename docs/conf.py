@@ -78,6 +78,12 @@ exclude_patterns = [
 TUTORIALS = ROOT / "tutorials"
 _tutorial_md = {p.stem for p in TUTORIALS.glob("*.md")}  # (empty when the folder does not exist)
 exclude_patterns += [f"tutorials/{p.name}" for p in TUTORIALS.glob("*.ipynb") if p.stem in _tutorial_md]
+# The pages show the executed notebooks (outputs and figures) that ``docs/execute_tutorials.py`` wrote from the
+# tutorials (the suite checks they hold the tutorials' code); a tutorial without one is shown as code only.
+EXECUTED = Path(__file__).parent / "tutorials_executed"
+_executed = {p.stem for p in EXECUTED.glob("*.ipynb")}
+exclude_patterns += [f"tutorials/{stem}.md" for stem in _tutorial_md & _executed]
+exclude_patterns += [f"tutorials_executed/{stem}.ipynb" for stem in _executed - _tutorial_md]  # stale ones
 
 # Every cross-reference must resolve (cookiecutter-scverse sets this too). References to other packages'
 # objects are ignored when their inventories are not loaded (offline, see ``nitpick_ignore_regex`` below).
@@ -410,18 +416,26 @@ def generate_api_stubs(app) -> None:
 
 
 def tutorials_placeholder(app, docname: str, source: list[str]) -> None:
-    """Before the first tutorial exists, replace the (empty) glob toctree of ``tutorials.md`` by a note.
+    """The toctree of ``tutorials.md``: each tutorial once, as its executed notebook when there is one.
 
-    An empty glob is a build warning; as soon as one ``tutorials/*.md`` exists the toctree is used as is.
+    Before the first tutorial exists the (empty) toctree becomes a note: an empty glob is a build warning.
     """
-    if docname != "tutorials" or HAS_TUTORIALS:
+    if docname != "tutorials":
         return
     text = source[0]
     start = text.find("```{toctree}")
-    if start >= 0:
-        end = text.find("```", start + 3)
-        text = text[:start] + "*No tutorial has been added yet.*" + text[end + 3 :]
-    source[0] = text
+    if start < 0:
+        return
+    end = text.find("```", start + 3)
+    if not HAS_TUTORIALS:
+        source[0] = text[:start] + "*No tutorial has been added yet.*" + text[end + 3 :]
+        return
+    entries = [
+        f"tutorials_executed/{stem}" if stem in _executed else f"tutorials/{stem}"
+        for stem in sorted(_tutorial_md)
+    ]
+    toctree = "```{toctree}\n:maxdepth: 1\n\n" + "\n".join(entries) + "\n"
+    source[0] = text[:start] + toctree + text[end:]
 
 
 _TORCH_MEMBERS: set[str] = set()

@@ -76,11 +76,17 @@ def test_docs_build_without_warnings(tmp_path):
     unlinked = [p for p in _expected_api_pages() if f"generated/{p}.html" not in api_html]
     assert not unlinked, f"API overview does not link: {unlinked}"
 
-    # every tutorial (MyST notebook in tutorials/) is a page, listed on the tutorials index
+    # every tutorial (MyST notebook in tutorials/) is a page, listed on the tutorials index; with an executed
+    # notebook (docs/tutorials_executed/) the page is that notebook, with its outputs and figures
     tutorials_html = (out / "tutorials.html").read_text(encoding="utf-8")
     for md in sorted((ROOT / "tutorials").glob("*.md")):
-        assert (out / "tutorials" / f"{md.stem}.html").is_file(), f"tutorial {md.name} has no page"
-        assert f"tutorials/{md.stem}.html" in tutorials_html, f"tutorial {md.name} not in the toctree"
+        executed = (DOCS / "tutorials_executed" / f"{md.stem}.ipynb").is_file()
+        page = f"{'tutorials_executed' if executed else 'tutorials'}/{md.stem}.html"
+        assert (out / page).is_file(), f"tutorial {md.name} has no page"
+        assert page in tutorials_html, f"tutorial {md.name} not in the toctree"
+        html = (out / page).read_text(encoding="utf-8")
+        if executed:
+            assert "output" in html and ("<img" in html or "<table" in html or "<pre>" in html), page
 
     # the citation of the method's paper (GPB 2022, not the 2018 Bioinformatics paper) is on the references page
     references = (out / "references.html").read_text(encoding="utf-8")

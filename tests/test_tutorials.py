@@ -35,3 +35,20 @@ def test_tutorial_runs(path, tmp_path, monkeypatch, shared_data):
             raise AssertionError(f"{path.name}, code cell {i} failed: {err!r}\n---\n{cell}") from err
         finally:
             plt.close("all")
+
+
+EXECUTED = Path(__file__).resolve().parents[1] / "docs" / "tutorials_executed"
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
+def test_executed_notebook_holds_the_tutorials_code(path):
+    """The docs show docs/tutorials_executed/<name>.ipynb (outputs and figures): its code must be the tutorial's."""
+    nbformat = pytest.importorskip("nbformat")
+    executed = EXECUTED / f"{path.stem}.ipynb"
+    redo = f"run `python docs/execute_tutorials.py {path.stem}` (with DEEPCAGE_SHARED_DATA set) and commit it"
+    assert executed.is_file(), f"{executed.name} is missing: {redo}"
+    nb = nbformat.read(executed, as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert code == [c.rstrip("\n") for c in code_cells(path)], f"{executed.name} is stale: {redo}"
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert outputs and not [o for o in outputs if o.output_type == "error"]
