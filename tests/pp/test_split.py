@@ -163,3 +163,15 @@ def test_split_loci_test_regions():
     assert list(adata.var.index[adata.var["split"] == "test"]) == [var.index[10]]
     with pytest.raises(ValueError, match="no locus overlaps"):
         dc.pp.split_loci(adata, test_regions=["chrZ:0-100"])
+
+
+def test_split_key_names_the_sample_split_column(hand_made):
+    """split_key= (the obs column of the sample split); sample_key= is its deprecated spelling, as sample_key
+    names the donor column of pseudobulk and predict."""
+    hand_made.obs["fold"] = ["train"] * 3 + ["test"] * 2
+    dc.pp.split_loci(hand_made, val_frac=0, split_key="fold")
+    expected = hand_made.var["locus_class"].tolist()
+    assert expected == ["known", "novel", "novel", "other", "other", "other"]
+    with pytest.warns(FutureWarning, match=r"sample_key= is deprecated.*use split_key="):
+        dc.pp.split_loci(hand_made, val_frac=0, sample_key="fold", class_key="old")
+    assert hand_made.var["old"].tolist() == expected

@@ -12,6 +12,7 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
+from .._deprecation import renamed_arg
 from .._genome import canonical_chrom
 from .._keys import BINARY, LOCUS_CLASS, SPLIT
 from .._layers import get_layer
@@ -187,6 +188,7 @@ def _in_regions(loci: pd.DataFrame, regions) -> np.ndarray:
     return hit
 
 
+@renamed_arg("sample_key", "split_key")
 def split_loci(
     data: AnnData | MuData,
     *,
@@ -197,21 +199,21 @@ def split_loci(
     test_chroms: str | Sequence[str] | None = None,
     test_regions: str | Sequence[str] | os.PathLike | pd.DataFrame | None = None,
     seed: int = 0,
-    sample_key: str = SPLIT,
+    split_key: str = SPLIT,
     key_added: str = SPLIT,
     class_key: str = LOCUS_CLASS,
     copy: bool = False,
 ) -> AnnData | MuData | None:
     """Split loci into train/val/test and classify them as known/novel (DeepCAGE's rules).
 
-    **Locus class** (uses the sample split ``obs[sample_key]`` from :func:`split_samples`):
+    **Locus class** (uses the sample split ``obs[split_key]`` from :func:`split_samples`):
 
     - ``'known'``: positive in >= ``min_positive`` training samples;
     - ``'novel'``: positive in >= ``min_positive`` test samples and not overlapping a known locus
       (sharing >= 1 bp; touching bins do not overlap), so a bin open only in held-out cell types;
     - ``'other'``: everything else.
 
-    Without ``obs[sample_key]`` every sample counts as training (no locus is novel; a warning is logged).
+    Without ``obs[split_key]`` every sample counts as training (no locus is novel; a warning is logged).
 
     **Locus split**: loci on ``test_chroms`` or overlapping ``test_regions`` are ``'test'``, on ``val_chroms``
     ``'val'``; when
@@ -239,8 +241,9 @@ def split_loci(
         no chromosome can be held out.
     seed
         Random seed for the validation draw.
-    sample_key
-        ``obs`` column with the sample split.
+    split_key
+        ``obs`` column with the sample split (``sample_key=`` before: that name is the donor column of
+        :func:`deepcage.pp.pseudobulk` and :func:`deepcage.tl.predict`).
     key_added
         ``var`` column for the locus split.
     class_key
@@ -270,7 +273,7 @@ def split_loci(
         data = data.copy()
     adata = get_modality(data, "atac")
     y = _positive_labels(adata, layer)
-    split = _sample_split_of(adata, sample_key)
+    split = _sample_split_of(adata, split_key)
     loci = loci_of(adata)
     locus_class = _locus_classes(loci, y, split, min_positive)
     locus_split = _locus_split(
@@ -298,7 +301,7 @@ def split_loci(
             "test_chroms": [] if test_chroms is None else list(np.atleast_1d(test_chroms).astype(str)),
             "test_regions": [] if test_regions is None else _region_names(test_regions),
             "seed": int(seed),
-            "sample_key": sample_key,
+            "split_key": split_key,
             "key_added": key_added,
             "class_key": class_key,
         },
@@ -318,24 +321,24 @@ def _positive_labels(adata: AnnData, layer: str | None) -> np.ndarray:
     return (y != 0).toarray() if sparse.issparse(y) else np.asarray(y) != 0
 
 
-def _sample_split_of(adata: AnnData, sample_key: str) -> np.ndarray:
-    """``obs[sample_key]`` as strings, checked (all ``'train'`` with a warning when absent; >= 1 training sample)."""
-    if sample_key in adata.obs:
-        split = adata.obs[sample_key].astype(str).to_numpy()
+def _sample_split_of(adata: AnnData, split_key: str) -> np.ndarray:
+    """``obs[split_key]`` as strings, checked (all ``'train'`` with a warning when absent; >= 1 training sample)."""
+    if split_key in adata.obs:
+        split = adata.obs[split_key].astype(str).to_numpy()
         bad = sorted(set(split) - set(SAMPLE_SPLITS))
         if bad:
             raise ValueError(
-                f"obs[{sample_key!r}] must be 'train' or 'test', found {bad}. Use dc.pp.split_samples."
+                f"obs[{split_key!r}] must be 'train' or 'test', found {bad}. Use dc.pp.split_samples."
             )
     else:
         logger.warning(
             "split_loci: obs[%r] not found; every sample counts as training (no novel loci). "
             "Run dc.pp.split_samples for a cell-type hold-out.",
-            sample_key,
+            split_key,
         )
         split = np.full(adata.n_obs, "train")
     if not (split == "train").any():
-        raise ValueError(f"No training sample in obs[{sample_key!r}].")
+        raise ValueError(f"No training sample in obs[{split_key!r}].")
     return split
 
 
