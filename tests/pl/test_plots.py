@@ -182,7 +182,7 @@ def test_filter_logos(tmp_path):
     axes = dc.pl.filter_logos(res, n=4, save=tmp_path / "logos.png")
     _ok(tmp_path / "logos.png")
     assert len(axes) == 4
-    assert axes[0].get_title().startswith("filter1 · SPI1")  # highest influence first
+    assert axes[0].get_title().startswith("filter1\nSPI1")  # highest influence first; the match on line 2
     axes = dc.pl.filter_logos(res, filters=[3], kind="probability")
     assert len(axes) == 1 and "CTCF" in axes[0].get_title()
 

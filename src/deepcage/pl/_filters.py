@@ -99,7 +99,7 @@ def filter_logos(
     if axes is None:
         ncols = min(ncols, len(names))
         nrows = int(np.ceil(len(names) / ncols))
-        fig, grid = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 1.6 * nrows), squeeze=False)
+        fig, grid = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 1.8 * nrows), squeeze=False)
         axes = list(grid.ravel())
         for ax in axes[len(names) :]:
             ax.set_visible(False)
@@ -122,7 +122,8 @@ def filter_logos(
             row = table.loc[name]
             if "best_tf" in row and row.get("best_tf"):
                 flag = "" if row.get("matched", True) else " (n.s.)"
-                title += f" · {row['best_tf']}  E={row['evalue']:.1e}{flag}"
+                # the match on its own line: database names (C045:GATA_TFCP2:Grainyhead) run into the next panel
+                title += f"\n{row['best_tf']}  E={row['evalue']:.1e}{flag}"
             elif "influence" in row:
                 title += f" · influence {row['influence']:.3g}"
         ax.set_title(title, fontsize="small")
