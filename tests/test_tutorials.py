@@ -52,6 +52,8 @@ def test_executed_notebook_holds_the_tutorials_code(path):
     assert code == [c.rstrip("\n") for c in code_cells(path)], f"{executed.name} is stale: {redo}"
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for paragraph in _CELL.sub("", path.read_text()).split("\n\n")[1:]:  # [0]: the front matter
-        assert paragraph.strip() in text, f"{executed.name} lacks the tutorial's text {paragraph[:60]!r}: {redo}"
+        assert paragraph.strip() in text, (
+            f"{executed.name} lacks the tutorial's text {paragraph[:60]!r}: {redo}"
+        )
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert outputs and not [o for o in outputs if o.output_type == "error"]
