@@ -55,6 +55,17 @@ def _row_chunks(m: int, n: int):
         yield slice(lo, min(m, lo + step))
 
 
+def _finite_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """Observed and predicted values as finite float64 2-D arrays of one shape (rows: samples or loci)."""
+    y = np.atleast_2d(np.asarray(y_true, dtype=np.float64))
+    p = np.atleast_2d(np.asarray(y_pred, dtype=np.float64))
+    if y.shape != p.shape:
+        raise ValueError(f"y_true has shape {y.shape} but y_pred has shape {p.shape}.")
+    if not (np.isfinite(y).all() and np.isfinite(p).all()):
+        raise ValueError("y_true or y_pred holds NaN or infinite values; both must be finite.")
+    return y, p
+
+
 def _labels_and_scores(y_true, y_score, score_name: str, what: str) -> tuple[np.ndarray, np.ndarray]:
     """0/1 labels and finite float64 scores as 2-D arrays of one shape (rows: samples or loci)."""
     y = np.atleast_2d(np.asarray(y_true))
@@ -169,12 +180,7 @@ def regression_metrics(y_true, y_pred) -> pd.DataFrame:
        pearson  psr  psr_paper  n
     0    0.982  0.5      0.083  3
     """
-    y = np.atleast_2d(np.asarray(y_true, dtype=np.float64))
-    p = np.atleast_2d(np.asarray(y_pred, dtype=np.float64))
-    if y.shape != p.shape:
-        raise ValueError(f"y_true has shape {y.shape} but y_pred has shape {p.shape}.")
-    if not (np.isfinite(y).all() and np.isfinite(p).all()):
-        raise ValueError("y_true or y_pred holds NaN or infinite values; both must be finite.")
+    y, p = _finite_pair(y_true, y_pred)
     m, n = y.shape
     out = np.full((m, 3), np.nan)
     for sl in _row_chunks(m, n):
@@ -368,12 +374,7 @@ def differential_metrics(y_true, y_pred) -> pd.DataFrame:
     >>> differential_metrics(y, [[0.2, 0.4, 0.9, 0.1]] * 3)["differential"].tolist()  # one profile for all
     [0.0, 0.0, 0.0]
     """
-    y = np.atleast_2d(np.asarray(y_true, dtype=np.float64))
-    p = np.atleast_2d(np.asarray(y_pred, dtype=np.float64))
-    if y.shape != p.shape:
-        raise ValueError(f"y_true has shape {y.shape} but y_pred has shape {p.shape}.")
-    if not (np.isfinite(y).all() and np.isfinite(p).all()):
-        raise ValueError("y_true or y_pred holds NaN or infinite values; both must be finite.")
+    y, p = _finite_pair(y_true, y_pred)
     m, n = y.shape
     out = np.full(m, np.nan)
     if m >= 2 and n >= 2:
