@@ -319,8 +319,19 @@ def test_ctrl_c_in_fit_is_one_line_exit_130_and_the_run_resumes(tiny_h5ad, tmp_p
     import signal
     import time
 
+    # Ctrl-C as from a terminal: a test run started in the background (`pytest &`, nohup) inherits SIGINT ignored,
+    # and Python then keeps it ignored in the child
     proc = _deepcage(
-        "fit", tiny_h5ad, "model", *_TINY_FIT, "--max-epochs", "400", "--patience", "400", cwd=tmp_path
+        "fit",
+        tiny_h5ad,
+        "model",
+        *_TINY_FIT,
+        "--max-epochs",
+        "400",
+        "--patience",
+        "400",
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     last = tmp_path / "model.checkpoints" / "last.ckpt"
     t0 = time.time()
