@@ -20,6 +20,10 @@ over the held-out cell types:
 * the rank of each held-out cell type's lineage TFs (literature list below) by :func:`deepcage.tl.gis`
   around the locus richest in bins open in that cell type only, for every fold (models of the first seed;
   ``--no-gis`` skips it);
+* **PBMC pseudobulk** (``--pbmc``, default on when ``pbmc-scrna/`` is in the data folder): in the fold that holds
+  out CD4 and CD8, the same model predicts them from real single cells, the 10x PBMC 3k cells of each type summed
+  into a pseudobulk (tutorial 5), scored against their bulk ATAC next to the prediction from their bulk RNA and
+  ``expression_knn`` / the locus mean: the platform gap, measured;
 * with ``--ablations``: what each option of :func:`deepcage.tl.fit` adds, from the published network upwards;
 * with ``--paper-folds``: the ``paper`` trunk with the same options on some folds (slow on a CPU).
 
@@ -35,6 +39,7 @@ Results go to ``--out`` (CSV tables and ``report.md``); the last line is a one-l
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import multiprocessing as mp
@@ -105,6 +110,27 @@ SPECIFICITY_COLUMNS = (
     ("locus-wise auROC (labelled loci)", "locus_auroc", "all"),
     ("differential r (held-out region)", "differential", "test_region"),
 )
+
+
+#: PBMC 10x cell types (``obs['cell_type']`` of pbmc-scrna/pbmc.h5ad, as in tutorial 5) of the heme cell types with
+#: bulk ATAC: scored in the fold that holds them out.
+PBMC_NAMES = {"CD4": "CD4_T", "CD8": "CD8_T"}
+#: Rows of the PBMC table; the bulk-RNA rows are cross_validate's own rows of these methods, renamed.
+PBMC_METHODS = (
+    "deepcage-from-pseudobulk",
+    "deepcage-from-bulk-RNA",
+    "expression_knn-from-pseudobulk",
+    "expression_knn-from-bulk-RNA",
+    "locus_mean",
+)
+PBMC_FROM_CV = {
+    "deepcage": "deepcage-from-bulk-RNA",
+    "expression_knn": "expression_knn-from-bulk-RNA",
+    "locus_mean": "locus_mean",
+}
+PBMC_CLASSES = ("all", "known", "variable", "rare")
+#: Smallest PBMC group summed into a pseudobulk (tutorial 5's value).
+PBMC_MIN_CELLS = 20
 
 
 def _load(msg: str) -> str:
@@ -302,6 +328,172 @@ def _gis_ranks(model, a, fold: int, samples, methods=GIS_METHODS, window=25_000,
     return rows
 
 
+def _pbmc_dir(data) -> Path | None:
+    """The folder of the PBMC scRNA (``pbmc-scrna/pbmc.h5ad`` in the data folder), or None when it is missing."""
+    import deepcage as dc
+
+    try:
+        folder = dc.datasets.shared_data_dir(data) / "pbmc-scrna"
+    except FileNotFoundError:
+        return None
+    return folder if (folder / "pbmc.h5ad").is_file() else None
+
+
+@functools.lru_cache(maxsize=2)
+def _pbmc_pseudobulk(folder: str):
+    """The PBMC cells of :data:`PBMC_NAMES` summed per cell type (raw UMI counts), built once per process."""
+    import anndata
+
+    import deepcage as dc
+
+    cells = anndata.read_h5ad(Path(folder) / "pbmc.h5ad")
+    if "cell_type" not in cells.obs:  # the labels of the Seurat PBMC 3k tutorial, also shipped as a table
+        labels = pd.read_csv(Path(folder) / "cell_labels.csv", index_col="barcode")["cell_type"]
+        cells = cells[cells.obs_names.isin(labels.index)].copy()
+        cells.obs["cell_type"] = labels.loc[cells.obs_names].to_numpy()
+    bulk = dc.pp.pseudobulk(cells, "cell_type", min_cells=PBMC_MIN_CELLS)
+    return bulk[[n for n in PBMC_NAMES.values() if n in bulk.obs_names]].copy()
+
+
+def _pbmc_rows(model, a, cv: pd.DataFrame, held, folder: str) -> pd.DataFrame:
+    """AP of the held-out CD4 / CD8 predicted from the PBMC pseudobulk, next to cross_validate's bulk-RNA rows.
+
+    ``a`` is the fold's AnnData (training reference, locus classes); the pseudobulk predictions are scored by
+    :func:`deepcage.tl.evaluate` on the same loci and classes as the fold's rows in ``cv``.
+    """
+    import anndata
+
+    import deepcage as dc
+
+    bulk = _pbmc_pseudobulk(folder)
+    held = [s for s in held if PBMC_NAMES[s] in bulk.obs_names]
+    if not held:
+        return pd.DataFrame()
+    pb = bulk[[PBMC_NAMES[s] for s in held]].copy()
+    preds = {
+        "deepcage-from-pseudobulk": dc.tl.predict(model, expr=pb, loci=a, progress=False)[:, a.var_names].X,
+        "expression_knn-from-pseudobulk": dc.tl.predict_baseline(a, pb, method="expression_knn")[
+            :, a.var_names
+        ].layers["baseline_expression_knn"],
+    }
+    ev = anndata.AnnData(
+        obs=a.obs[["split"]].copy(),
+        var=a.var[["split", "locus_class"]].copy(),
+        layers={"binary": a.layers["binary"]},
+    )
+    rows = ev.obs_names.get_indexer(held)
+    labelled = ev.var["split"].astype(str).to_numpy() != "test"
+    cols = [
+        "sample",
+        "method",
+        "locus_class",
+        "n_loci",
+        "n_pos",
+        "average_precision",
+        "auroc",
+        "differential",
+    ]
+    out = []
+    quiet = logging.getLogger("deepcage")  # evaluate warns that the novel class has no differential: not used
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        for key, pred in preds.items():
+            layer = np.zeros(ev.shape, dtype=np.float32)
+            layer[rows] = np.asarray(pred, dtype=np.float32)
+            ev.layers[key] = layer
+            df = dc.tl.evaluate(
+                ev, key=key, samples=held, loci=labelled, groups=False, specificity=True, inplace=False
+            )
+            df = df[(df["level"] == "sample") & df["locus_class"].isin(PBMC_CLASSES)]
+            out.append(df.assign(sample=df["name"], method=key, n_loci=df["n"])[cols])
+    finally:
+        quiet.setLevel(level)
+    sub = cv[cv["sample"].isin(held) & cv["method"].isin(PBMC_FROM_CV) & cv["locus_class"].isin(PBMC_CLASSES)]
+    out.append(sub.assign(method=sub["method"].map(PBMC_FROM_CV))[cols])
+    table = pd.concat(out, ignore_index=True)
+    table["pbmc"] = table["sample"].map(PBMC_NAMES)
+    table["n_cells"] = table["pbmc"].map(pb.obs["n_cells"]).astype(int)
+    return table
+
+
+def _pbmc_section(pbmc: pd.DataFrame | None) -> list[str]:
+    """The PBMC pseudobulk table (mean ± sd over seeds per cell type and method) and the platform gap."""
+    if pbmc is None or pbmc.empty:
+        return []
+    has_diff = pbmc["differential"].notna().any()
+    per_seed = pbmc.groupby(["sample", "method", "locus_class", "seed"])
+    stats = (
+        per_seed[["average_precision", "differential"]].mean().groupby(level=[0, 1, 2]).agg(["mean", "std"])
+    )
+    stats = stats.fillna({c: 0.0 for c in stats.columns if c[1] == "std"})
+    samples = [s for s in PBMC_NAMES if s in set(pbmc["sample"])]
+    rows = []
+    for sample in samples:
+        for method in PBMC_METHODS:
+            if (sample, method, "all") not in stats.index:
+                continue
+            row = {"cell type": sample, "method": method}
+            for cls in PBMC_CLASSES:
+                key = (sample, method, cls)
+                ok = key in stats.index
+                row[f"AP {cls}"] = _fmt(*stats.loc[key, "average_precision"]) if ok else "—"
+            if has_diff:
+                key = (sample, method, "variable")
+                row["differential r (variable)"] = (
+                    _fmt(*stats.loc[key, "differential"]) if key in stats.index else "—"
+                )
+            rows.append(row)
+        pos = pbmc[pbmc["sample"] == sample].drop_duplicates(["seed", "locus_class"])
+        pos = (pos["n_pos"] / pos["n_loci"]).groupby(pos["locus_class"]).mean()
+        rows.append(
+            {"cell type": sample, "method": "positive rate (AP of a random ranking)"}
+            | {f"AP {c}": f"{pos[c]:.3f}" if c in pos else "" for c in PBMC_CLASSES}
+            | ({"differential r (variable)": ""} if has_diff else {})
+        )
+    table = pd.DataFrame(rows)
+
+    def gap(sample, bulk, pseudo):
+        ap = pbmc[(pbmc["sample"] == sample) & (pbmc["locus_class"] == "all")].pivot_table(
+            index="seed", columns="method", values="average_precision"
+        )
+        if bulk not in ap or pseudo not in ap:
+            return float("nan"), float("nan")
+        d = ap[bulk] - ap[pseudo]
+        return float(d.mean()), float(d.std()) if len(d) > 1 else 0.0
+
+    def gaps(bulk, pseudo):
+        parts = []
+        for sample in samples:
+            m, sd = gap(sample, bulk, pseudo)
+            parts.append(f"{sample} {m:+.3f} ± {sd:.3f}")
+        return ", ".join(parts)
+
+    seeds = sorted(int(s) for s in pbmc["seed"].unique())
+    folds = ", ".join(str(f) for f in sorted(int(f) for f in pbmc["fold"].unique()))
+    cells = ", ".join(
+        f"{PBMC_NAMES[s]} ({int(pbmc.loc[pbmc['sample'] == s, 'n_cells'].iloc[0])} cells)" for s in samples
+    )
+    return [
+        "## PBMC pseudobulk (10x scRNA) vs bulk RNA",
+        "",
+        f"Fold {folds} holds out {' and '.join(samples)}; there the fold's model also predicts them from real "
+        f"single cells: the 10x PBMC 3k cells labelled {cells}, summed into one pseudobulk each "
+        "(`dc.pp.pseudobulk`, tutorial 5), scored against the bulk ATAC of the sorted cells, which come from "
+        "other donors and another platform (bulk RNA-seq, not 10x 3' UMI counts). Next to them: the same model "
+        "given the sorted cells' bulk RNA (the held-out prediction of the tables above), `expression_knn` from "
+        "each RNA, and the locus mean (it ignores the RNA). Loci and classes as above (labelled loci, outside "
+        f"the held-out region). Mean ± sd over seeds {seeds}:",
+        "",
+        table.to_markdown(index=False),
+        "",
+        "The platform gap, measured (AP on all labelled loci, bulk RNA − PBMC pseudobulk, mean ± sd over "
+        f"seeds): deepcage {gaps('deepcage-from-bulk-RNA', 'deepcage-from-pseudobulk')}; expression_knn "
+        f"{gaps('expression_knn-from-bulk-RNA', 'expression_knn-from-pseudobulk')}.",
+        "",
+    ]
+
+
 def _run(task: dict):
     """One cross-validation fold for one seed (run in a worker process)."""
     warnings.filterwarnings("ignore")
@@ -329,8 +521,9 @@ def _run(task: dict):
         **task["fit"],
     )
     cv["fold"] = task["fold"]
-    gis = []
-    if task.get("gis"):
+    gis, pbmc = [], None
+    pbmc_held = [s for s in fold if s in PBMC_NAMES] if task.get("pbmc") else []
+    if task.get("gis") or pbmc_held:
         from deepcage.tl._cross_validate import _fold_data
 
         tfs = [str(x) for x in ad.varm["motif_scores"].columns]
@@ -345,14 +538,19 @@ def _run(task: dict):
             layer="binary",
             tf_key="tf_expr",
         )
-        gis = _gis_ranks(models[(0, task["seed"], "deepcage")], a, task["fold"], fold, seed=task["seed"])
+        model = models[(0, task["seed"], "deepcage")]
+        if task.get("gis"):
+            gis = _gis_ranks(model, a, task["fold"], fold, seed=task["seed"])
+        if pbmc_held:
+            pbmc = _pbmc_rows(model, a, cv, pbmc_held, task["pbmc"])
+            pbmc = pbmc.assign(fold=task["fold"], seed=task["seed"])
     print(
         _load(
             f"  done {task['kind']} {task.get('name', '')} fold {fold} seed {task['seed']}: {time.time() - t:.0f} s"
         ),
         flush=True,
     )
-    return task, cv, gis
+    return task, cv, gis, pbmc
 
 
 def _calibration_table(cv: pd.DataFrame) -> pd.DataFrame:
@@ -469,6 +667,9 @@ def _report_from_parts(out: Path) -> None:
         _per_cell_table(cv).round(3).to_markdown(),
         "",
     ]
+    pbmc_parts = sorted((out / "parts").glob("pbmc_*.csv"))
+    if pbmc_parts:
+        report += _pbmc_section(pd.concat([pd.read_csv(p) for p in pbmc_parts], ignore_index=True))
     gis_parts = sorted((out / "parts").glob("gis_*.csv"))
     if gis_parts:
         ranks = pd.concat([pd.read_csv(p) for p in gis_parts], ignore_index=True)
@@ -509,6 +710,13 @@ def main() -> None:
         default=True,
         help="rank lineage TFs by GIS in every fold (models of the first seed; default on, --no-gis skips)",
     )
+    p.add_argument(
+        "--pbmc",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="predict the held-out CD4 / CD8 also from the PBMC 10x pseudobulk (fold 0; default on when the data "
+        "folder has pbmc-scrna/pbmc.h5ad, --no-pbmc skips it)",
+    )
     p.add_argument("--quick", action="store_true", help="few epochs (a smoke run, not a result)")
     p.add_argument("--jobs", type=int, default=1, help="folds trained in parallel processes (2 on 2 cores)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
@@ -540,6 +748,17 @@ def main() -> None:
         f"some cell type); held-out region {int(region.sum()):,} loci; folds "
         f"{[LINEAGE_FOLDS[i] for i in fold_ids]}; seeds {args.seeds}"
     )
+    pbmc_dir = _pbmc_dir(args.data) if args.pbmc is not False else None
+    pbmc_folds = [i for i in fold_ids if set(LINEAGE_FOLDS[i]) & set(PBMC_NAMES)]
+    if args.pbmc is not False and pbmc_dir is None:
+        print(
+            f"PBMC pseudobulk: no pbmc-scrna/pbmc.h5ad in {dc.datasets.shared_data_dir(args.data)}, so no PBMC "
+            "rows (the file is not among those dc.datasets.download fetches; the data folder's README.md names "
+            "the public sources)."
+        )
+    elif pbmc_dir is not None and not pbmc_folds:
+        print(f"PBMC pseudobulk: no fold run holds out {' or '.join(PBMC_NAMES)}, so no PBMC rows.")
+    pbmc = str(pbmc_dir) if pbmc_dir is not None and pbmc_folds else None
     fit = {**PRESET, **json.loads(args.fit)}
     if args.quick:
         fit["max_epochs"] = 2
@@ -554,6 +773,7 @@ def main() -> None:
             fit=fit,
             methods=("deepcage", "sequence", "locus_mean", "expression_knn"),
             gis=args.gis and s == args.seeds[0],
+            pbmc=pbmc,
         )
         for s in args.seeds
         for f in fold_ids
@@ -592,11 +812,13 @@ def main() -> None:
 
     def keep(result):
         # each fold's table is written as it finishes, so an interrupted run keeps what it measured
-        task, cv, gis = result
+        task, cv, gis, pbmc_rows = result
         name = f"{task['kind']}_{task.get('name', '')}_fold{task['fold']}_seed{task['seed']}"
         cv.to_csv(parts / (re.sub(r"[^A-Za-z0-9_.+-]+", "_", name) + ".csv"), index=False)
         if gis:
             pd.DataFrame(gis).to_csv(parts / f"gis_fold{task['fold']}_seed{task['seed']}.csv", index=False)
+        if pbmc_rows is not None and not pbmc_rows.empty:
+            pbmc_rows.to_csv(parts / f"pbmc_fold{task['fold']}_seed{task['seed']}.csv", index=False)
         return result
 
     if args.jobs > 1:
@@ -610,7 +832,7 @@ def main() -> None:
     def gather(kind, name=None):
         parts = [
             cv.assign(**({"model": name} if name else {}))
-            for t, cv, _ in results
+            for t, cv, *_ in results
             if t["kind"] == kind and t.get("name") == name
         ]
         return pd.concat(parts, ignore_index=True) if parts else None
@@ -640,6 +862,11 @@ def main() -> None:
     ]
     per_cell = _per_cell_table(cv)
     report += ["", "Per held-out cell type (mean over seeds):", "", per_cell.round(3).to_markdown(), ""]
+    pbmc_parts = [p for *_, p in results if p is not None and not p.empty]
+    if pbmc_parts:
+        pbmc_cv = pd.concat(pbmc_parts, ignore_index=True)
+        pbmc_cv.to_csv(out / "pbmc.csv", index=False)
+        report += _pbmc_section(pbmc_cv)
 
     if args.ablations:
         rows = []
@@ -667,7 +894,7 @@ def main() -> None:
             ),
         ]
     if args.gis:
-        ranks = pd.DataFrame([r for t, _, g in results for r in g])
+        ranks = pd.DataFrame([r for _, _, g, _ in results for r in g])
         ranks.to_csv(out / "gis_lineage_ranks.csv", index=False)
         report += _gis_section(ranks, folds_run=fold_ids)
     print("\n".join(report))
