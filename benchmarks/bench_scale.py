@@ -55,6 +55,7 @@ import pandas as pd
 
 BIN = 200
 WINDOW = 1000
+CODES = "codes (n_loci x 1000 uint8, made by fit)"
 LOCI_PER_CONTIG = 250_000  # 50 Mb contigs: decoded one at a time, like a human chromosome
 LINE = 60
 GB = 2**30
@@ -289,7 +290,7 @@ def build(n_loci: int, n_samples: int, n_tfs: int, folder: Path, seed: int = 0, 
         times["sequence codes to disk"] = time.perf_counter() - t
     del motif, labels, motif_df
     inputs = {
-        "codes (n_loci x 1000 uint8, made by fit)": n_loci * WINDOW,
+        CODES: n_loci * WINDOW,
         "motif scores (n_loci x T float32)": n_loci * n_tfs * 4,
         "labels (S x n_loci uint8, stored)": n_samples * n_loci,
         "expression (S x T float32)": n_samples * n_tfs * 4,
@@ -298,20 +299,33 @@ def build(n_loci: int, n_samples: int, n_tfs: int, folder: Path, seed: int = 0, 
 
 
 # --------------------------------------------------------------------------------------------- phases
-def _step_timer():
+def _step_timer(flop_step: int | None = None):
     import lightning.pytorch as pl
+    from torch.utils.flop_counter import FlopCounterMode
 
     class StepTimer(pl.Callback):
-        def __init__(self):
+        """Wall time of each training step, and the FLOPs of step ``flop_step`` (forward + backward, counted by
+        torch's ``FlopCounterMode``; None: not counted)."""
+
+        def __init__(self, flop_step: int | None):
             self.starts, self.ends, self.n_loci = [], [], []
             self.val_start = self.val_end = None
+            self.flop_step, self._counter = flop_step, None
+            self.step_flops = self.flop_loci = None
 
         def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            if batch_idx == self.flop_step:
+                self._counter = FlopCounterMode(display=False)
+                self._counter.__enter__()
             self.starts.append(time.perf_counter())
             self.n_loci.append(len(batch["loci"]))
 
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
             self.ends.append(time.perf_counter())
+            if self._counter is not None:
+                self._counter.__exit__(None, None, None)
+                self.step_flops, self.flop_loci = int(self._counter.get_total_flops()), len(batch["loci"])
+                self._counter = None
 
         def on_validation_start(self, trainer, module):
             self.val_start = time.perf_counter()
@@ -319,13 +333,13 @@ def _step_timer():
         def on_validation_end(self, trainer, module):
             self.val_end = time.perf_counter()
 
-    return StepTimer()
+    return StepTimer(flop_step)
 
 
 def run_fit(adata, args, mem: PeakRSS) -> dict:
     import deepcage as dc
 
-    timer = _step_timer()
+    timer = _step_timer(flop_step=args.steps - 1)  # the last step: its FLOPs
     trim()
     mem.reset()
     before = rss()
@@ -345,6 +359,11 @@ def run_fit(adata, args, mem: PeakRSS) -> dict:
     t1 = time.perf_counter()
     peak = mem.peak()
     starts, ends, n_loci_steps_all = list(timer.starts), list(timer.ends), list(timer.n_loci)
+    step_flops, flop_loci = timer.step_flops, timer.flop_loci
+    if (
+        step_flops is not None and len(ends) > 2
+    ):  # the last step, slowed by the counter, is left out of the rate
+        starts, ends, n_loci_steps_all = starts[:-1], ends[:-1], n_loci_steps_all[:-1]
     val = (timer.val_end - timer.val_start) if timer.val_start and timer.val_end else float("nan")
     del timer
     trim()
@@ -372,8 +391,44 @@ def run_fit(adata, args, mem: PeakRSS) -> dict:
         "peak_train": mem.max_between(first, last),
         "peak_after": mem.max_between(last, t1),
         "val": val,
+        "flops_per_locus": step_flops / flop_loci if step_flops else float("nan"),
     }
     return out
+
+
+def _held_code_bytes(adata) -> int:
+    """Bytes of the sequence codes as ``fit`` holds them: each base that the loci's windows cover, once (stored
+    codes, as out of core: the stored matrix)."""
+    from deepcage.tl._fit import _sequence_codes
+
+    codes, _ = _sequence_codes(adata, None, True)
+    held = codes.nbytes
+    del codes
+    trim()
+    return held
+
+
+#: one H100 SXM's dense bf16 tensor-core rate (NVIDIA's data sheet), for the FLOP-derived projection
+H100_BF16_FLOPS = 989e12
+
+
+def _print_flops(fit: dict, args, n_samples: int) -> None:
+    """The training step's FLOPs per locus, the rate they run at on this CPU and the projection for one H100."""
+    flops = fit["flops_per_locus"]
+    if not np.isfinite(flops):
+        return
+    cpu = fit["train_loci_s"]
+    limit = H100_BF16_FLOPS / flops
+    print(
+        f"training FLOPs ({args.trunk} trunk, forward + backward, {n_samples} samples per locus, counted by "
+        f"torch's FlopCounterMode): {flops / 1e9:.3f} GFLOP per locus; this CPU: {fit['step_median'] * 1e3:.0f} ms "
+        f"per step of {fit['batch_loci']} loci = {cpu:.0f} loci/s ({cpu * flops / 1e9:.1f} GFLOP/s)"
+    )
+    print(
+        f"projection for one H100 ({H100_BF16_FLOPS / 1e12:.0f} TFLOP/s dense bf16): arithmetic limit "
+        f"{limit:,.0f} loci/s; at a third of it {limit / 3:,.0f} loci/s ({limit / 3 / cpu:,.0f}x this CPU; "
+        "issue 19's target >= 50,000 loci/s). Unmeasured on a GPU: gpu_check.sh measures it."
+    )
 
 
 def run_predict(model, adata, mem: PeakRSS, n_loci: int | None = None) -> dict:
@@ -508,13 +563,10 @@ def replay_stages(adata, args, mem: PeakRSS) -> list[tuple]:
         n_train_samples=len(train_samples), has_val=len(val_loci) > 0
     )
 
-    loci = stage(
-        "loci table", lambda: F._loci_table(adata), "chrom and split as categoricals (kept by the model)"
-    )
     codes, _ = stage(
-        "_sequence_codes (locus_codes)",
-        lambda: F._sequence_codes(adata, None, loci, True),
-        "n_loci x 1000 uint8 codes + contig decode (str, bytes, codes) + Genome cache",
+        "_sequence_codes (window_codes)",
+        lambda: F._sequence_codes(adata, None, True),
+        "each covered base once (WindowCodes) + offsets; one contig decoded at a time, in 4-Mb reads",
     )
     data = PairData(codes, inputs.motif, np.ascontiguousarray(inputs.expr[train_samples]), inputs.y_train)
     stage(
@@ -542,7 +594,7 @@ def replay_stages(adata, args, mem: PeakRSS) -> list[tuple]:
     stage(
         "first batch of an epoch",
         lambda: next(iter(dm.train_dataloader())),
-        "sampler: randperm + cat + randperm + .tolist() (a Python int per training locus)",
+        "sampler: randperm + cat + randperm, Python ints 65,536 at a time",
     )
     keep["dm"] = dm
     if config.prior is not None and len(val_loci):
@@ -553,6 +605,9 @@ def replay_stages(adata, args, mem: PeakRSS) -> list[tuple]:
             lambda: calibrate_novel_mode(plan.net.eval(), data, val_loci, seed=0),
             "torch forward of <= 20k validation loci x n_train samples, 64 loci at a time",
         )
+    keep["loci"] = stage(
+        "loci table", lambda: F._loci_table(adata), "chrom and split as categoricals (kept by the model)"
+    )
     if config.prior is not None:
         keep["ref"] = stage(
             "_reference_labels",
@@ -798,10 +853,15 @@ def main() -> None:
             f"{_gb(fit['peak_setup'])}, training {_gb(fit['peak_train'])}, after training {_gb(fit['peak_after'])}"
         )
         ratio = fit["peak"] / n_input
+        held = _held_code_bytes(adata)
+        n_held = n_input - inputs[CODES] + held
         print(
-            f"fit peak RSS / input bytes {ratio:.2f}x; (peak - RSS before fit) / input bytes "
-            f"{(fit['peak'] - fit['before']) / n_input:.2f}x"
+            f"fit peak RSS / input bytes {ratio:.2f}x ({ratio:.3f}); (peak - RSS before fit) / input bytes "
+            f"{(fit['peak'] - fit['before']) / n_input:.2f}x. fit holds the codes once per covered base "
+            f"({held / MB:.0f} MB, not {inputs[CODES] / MB:.0f} MB): peak / the inputs as held "
+            f"{fit['peak'] / n_held:.2f}x"
         )
+        _print_flops(fit, args, len(model.params["train_samples"]))
         ref = model.ref_labels
         print(
             "model keeps: "

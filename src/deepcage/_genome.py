@@ -31,6 +31,25 @@ def encode_bases(seq: str | bytes) -> np.ndarray:
     return _CODE[np.frombuffer(seq, dtype=np.uint8)]
 
 
+#: bases per FASTA read: the text of a whole contig (248 MB for hg38 chr1, and its bytes copy) is never held
+_READ_PIECE = 1 << 22
+
+
+def _codes_in_pieces(length: int, read) -> np.ndarray:
+    """Codes of a ``length``-bp sequence from ``read(start, end)`` (its text), read ``_READ_PIECE`` bases at a time
+    into one array; shorter than ``length`` where the reads end early (a truncated file)."""
+    out = np.empty(length, dtype=np.uint8)
+    pos = 0
+    while pos < length:
+        want = min(_READ_PIECE, length - pos)
+        piece = read(pos, pos + want)
+        out[pos : pos + len(piece)] = encode_bases(piece)
+        pos += len(piece)
+        if len(piece) < want:
+            return out[:pos].copy()
+    return out
+
+
 def canonical_chrom(name: str) -> str:
     """Naming-independent key for a contig: ``chr20``, ``20`` and ``Chr20`` map to ``20``; ``chrM``/``MT`` to ``M``."""
     key = str(name)
@@ -149,8 +168,12 @@ class Genome:
         self.resolve(chrom)
         return self._contigs[canonical_chrom(chrom)][1]
 
-    def codes(self, chrom: str) -> np.ndarray:
-        """The whole contig as uint8 base codes (``A,C,G,T,N = 0..4``), decoded once and cached."""
+    def codes(self, chrom: str, *, cache: bool = True) -> np.ndarray:
+        """The whole contig as uint8 base codes (``A,C,G,T,N = 0..4``), decoded once and cached.
+
+        With ``cache=False`` a contig not yet cached is decoded without being kept (for one pass over the
+        contigs, whose cache would hold several of them at once).
+        """
         key = canonical_chrom(chrom)
         self.resolve(chrom)
         if key in self._cache:
@@ -159,7 +182,7 @@ class Genome:
         _, length, sources = self._contigs[key]
         arr = None
         for i, contig in sources:
-            part = encode_bases(self._read_contig(i, contig))
+            part = self._read_codes(i, contig, length)
             if len(part) != length:
                 raise ValueError(
                     f"{self.paths[i]}: contig {contig!r} is truncated ({len(part):,} of {length:,} bp)."
@@ -177,23 +200,27 @@ class Genome:
                     )
             arr = part if arr is None else np.where(arr == 4, part, arr)
         arr.setflags(write=False)
+        if not cache:
+            return arr
         self._cache[key] = arr
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return arr
 
-    def _read_contig(self, i: int, contig: str) -> str:
+    def _read_codes(self, i: int, contig: str, length: int) -> np.ndarray:
+        """Codes of ``contig`` in FASTA ``i``, read in pieces (shorter than ``length`` if the file ends early)."""
         # pysam decodes a whole bgzip contig ~200x faster than pyfaidx's line-by-line reader;
         # pyfaidx stays the index/validation layer and the fallback.
         try:
             import pysam
 
             with pysam.FastaFile(str(self.paths[i])) as fa:
-                return fa.fetch(contig)
+                return _codes_in_pieces(length, lambda a, b: fa.fetch(contig, a, b))
         except (OSError, ValueError):
             pass
         try:
-            return str(self._fastas[i][contig][:])
+            record = self._fastas[i][contig]
+            return _codes_in_pieces(length, lambda a, b: str(record[a:b]))
         except (struct.error, EOFError, zlib.error, OSError, ValueError) as err:
             raise ValueError(
                 f"{self.paths[i]}: truncated or corrupt FASTA; contig {contig!r} cannot be read ({err}). "

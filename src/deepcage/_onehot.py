@@ -6,7 +6,7 @@ import numpy as np
 
 from ._genome import Genome, encode_bases
 
-__all__ = ["locus_codes", "one_hot", "reverse_complement_codes"]
+__all__ = ["locus_centers", "locus_codes", "one_hot", "reverse_complement_codes"]
 
 _EYE = np.vstack([np.eye(4, dtype=np.uint8), np.zeros((1, 4), dtype=np.uint8)])  # code 4 (N) -> zeros
 
@@ -50,8 +50,11 @@ def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
     return comp[codes[..., ::-1]]
 
 
+def locus_centers(start, end) -> np.ndarray:
+    """The centre of each locus ``start-end`` that its sequence window is centred on."""
+    return (np.asarray(start, dtype=np.int64) + np.asarray(end, dtype=np.int64)) // 2
+
+
 def locus_codes(genome: Genome, chrom, start, end, *, window: int = 1000) -> np.ndarray:
     """Base codes ``(n, window)`` of windows centred on each locus ``chrom:start-end``."""
-    start = np.asarray(start, dtype=np.int64)
-    end = np.asarray(end, dtype=np.int64)
-    return genome.windows(chrom, (start + end) // 2, window)
+    return genome.windows(chrom, locus_centers(start, end), window)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from .._window_codes import WindowCodes
 from ._inputs import on_disk as _on_disk
 
 __all__ = ["PairData", "PairDataModule", "make_loader"]
@@ -29,13 +30,14 @@ __all__ = ["PairData", "PairDataModule", "make_loader"]
 class PairData:
     """Everything training needs, held in memory as numpy arrays (pickled by value to spawned DDP workers).
 
-    codes ``(n_loci, L)`` uint8, motif ``(n_loci, T)`` float32, expr ``(n_samples, T)`` float32 and the targets
-    y ``(n_samples, n_loci)`` of the samples used for this loader (train samples): uint8 0/1 for classification
+    codes ``(n_loci, L)`` uint8 (an array, or a :class:`~deepcage._window_codes.WindowCodes` holding each covered
+    base once), motif ``(n_loci, T)`` float32, expr ``(n_samples, T)`` float32 and the targets y
+    ``(n_samples, n_loci)`` of the samples used for this loader (train samples): uint8 0/1 for classification
     (1 byte per pair; batches are converted to float on the device), float32 for regression. Any of the arrays
     may be a read-only memory map (:func:`numpy.load` with ``mmap_mode='r'``): batches are gathered from it.
     """
 
-    codes: np.ndarray
+    codes: np.ndarray | WindowCodes
     motif: np.ndarray
     expr: np.ndarray
     y: np.ndarray
@@ -48,8 +50,14 @@ class PairData:
         if self._device_copy is None or self._device_copy["codes"].device != torch.device(device):
             self._device_copy = {
                 k: torch.from_numpy(np.ascontiguousarray(getattr(self, k))).to(device)
-                for k in ("codes", "motif", "expr", "y")
+                for k in ("motif", "expr", "y")
             }
+            codes = self.codes
+            self._device_copy["codes"] = (
+                codes.to(device)
+                if isinstance(codes, WindowCodes)
+                else torch.from_numpy(np.ascontiguousarray(codes)).to(device)
+            )
         return self._device_copy
 
     def __getstate__(self):
@@ -119,7 +127,7 @@ class BackgroundSubsampler(Sampler):
 
     def __iter__(self):
         idx = self._positions()
-        return iter(idx[torch.randperm(len(idx), generator=self.generator)].tolist())
+        return _as_ints(idx[torch.randperm(len(idx), generator=self.generator)])
 
 
 class BlockShuffleSampler(BackgroundSubsampler):
@@ -151,7 +159,13 @@ class BlockShuffleSampler(BackgroundSubsampler):
         for w in range(0, len(order), self.window):
             part = torch.cat([blocks[b] for b in order[w : w + self.window]])
             out.append(part[torch.randperm(len(part), generator=self.generator)])
-        return iter(torch.cat(out).tolist() if out else [])
+        return _as_ints(torch.cat(out)) if out else iter([])
+
+
+def _as_ints(positions: torch.Tensor):
+    """The positions as Python ints, made 65,536 at a time (a whole epoch's list costs 36 B per locus)."""
+    for part in torch.split(positions, 1 << 16):
+        yield from part.tolist()
 
 
 def make_loader(

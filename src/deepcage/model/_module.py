@@ -213,6 +213,9 @@ def _validation_metrics(task: str, out: torch.Tensor, y: torch.Tensor) -> dict:
 
 
 _MAX_CALIBRATION_LOCI = 20_000
+#: loci per forward pass of the calibration (x all training samples): the per-pair activations of 256 loci
+#: took ~0.5 GB
+_CALIBRATION_CHUNK = 64
 
 
 def calibrate_novel_mode(net: DeepCAGENet, data: PairData, val_loci, *, seed: int) -> dict | None:
@@ -237,9 +240,8 @@ def calibrate_novel_mode(net: DeepCAGENet, data: PairData, val_loci, *, seed: in
     own = torch.arange(data.expr.shape[0])
     logits = []
     with torch.inference_mode(), torch_threads():
-        # 64 loci x all training samples at a time: the per-pair activations of 256 loci took ~0.5 GB
-        for lo in range(0, len(loci), 64):
-            idx = loci[lo : lo + 64]
+        for lo in range(0, len(loci), _CALIBRATION_CHUNK):
+            idx = loci[lo : lo + _CALIBRATION_CHUNK]
             seq = codes_to_onehot(torch.from_numpy(data.codes[idx])) if net.use_sequence else None
             logits.append(net(seq, torch.from_numpy(data.motif[idx]), x_expr, self_index=own).float().numpy())
     z = np.concatenate(logits).ravel()

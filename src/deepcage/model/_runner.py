@@ -110,6 +110,8 @@ class TrainRunner:
     def _callbacks(self, ckpt_dir: Path) -> tuple[list, object]:
         from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+        from ._callbacks import ReleaseFreedMemory
+
         best = ModelCheckpoint(
             dirpath=ckpt_dir, filename="best-{epoch}", monitor=self.monitor, mode=self.mode, save_top_k=1
         )
@@ -117,7 +119,7 @@ class TrainRunner:
         last = ModelCheckpoint(
             dirpath=ckpt_dir, filename="latest-{epoch}", monitor=None, save_top_k=1, save_last=True
         )
-        callbacks = [best, last]
+        callbacks = [best, last, ReleaseFreedMemory()]
         if self.datamodule.has_val and self.patience is not None:
             callbacks.append(EarlyStopping(monitor=self.monitor, mode=self.mode, patience=self.patience))
         return callbacks, best

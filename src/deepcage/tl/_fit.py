@@ -14,6 +14,7 @@ import pandas as pd
 from .._deprecation import renamed_arg
 from .._keys import MOTIF_SCORES, TF_EXPRESSION
 from .._layers import default_layer, expr_frame, get_layer, motif_frame
+from .._runtime import release_freed_memory
 from .._utils import deepcage_uns, genome_record, get_modality, loci_of, resolve_genome
 from ..model._config import RECIPE, Task, TrainConfig, Trunk
 from ..model._inputs import align_tfs, check_finite, check_unique_names, on_disk
@@ -176,11 +177,13 @@ def _column_mean_std(
     return mean.astype(np.float32), np.sqrt(var).astype(np.float32)
 
 
-def _sequence_codes(adata, genome, loci: pd.DataFrame, use_sequence: bool) -> tuple[np.ndarray | None, dict]:
+def _sequence_codes(adata, genome, use_sequence: bool) -> tuple[object | None, dict]:
     """1-byte base codes of every locus (None without the sequence branch) and the genome record.
 
     Codes stored by :func:`deepcage.pp.sequence_codes` (``varm['sequence_codes']``, possibly a memory map of a
-    file) are used as they are; otherwise they are read from the genome into memory.
+    file) are used as they are; otherwise they are read from the genome into memory as a
+    :class:`~deepcage._window_codes.WindowCodes`, which holds each covered base once (overlapping windows of
+    neighbouring loci share theirs).
     """
     genome_dict = genome_record(adata)
     if not use_sequence:
@@ -192,13 +195,25 @@ def _sequence_codes(adata, genome, loci: pd.DataFrame, use_sequence: bool) -> tu
     stored = stored_codes(adata, SEQ_LEN) if genome is None else None
     if stored is not None:
         return stored, genome_dict
-    from .._onehot import locus_codes
+    from .._onehot import locus_centers
+    from .._window_codes import window_codes
 
     gen = resolve_genome(adata, genome)
-    codes = locus_codes(
-        gen, loci["chrom"].to_numpy(), loci["start"].to_numpy(), loci["end"].to_numpy(), window=SEQ_LEN
+    loci = loci_of(adata, categorical=True)
+    codes = window_codes(
+        gen,
+        loci["chrom"].to_numpy(),
+        locus_centers(loci["start"].to_numpy(), loci["end"].to_numpy()),
+        SEQ_LEN,
     )
-    log.debug("read %d sequences from the genome (%s not stored)", len(codes), SEQUENCE_KEY)
+    del loci
+    log.debug(
+        "read %d sequences from the genome (%s not stored): %.0f MB for %.0f MB of windows",
+        len(codes),
+        SEQUENCE_KEY,
+        codes.nbytes / 1e6,
+        len(codes) * SEQ_LEN / 1e6,
+    )
     return codes, gen.to_dict()
 
 
@@ -302,7 +317,8 @@ def _loci_table(adata) -> pd.DataFrame:
 
 
 def _store_loci(store_loci, codes, motif) -> bool:
-    n_stored = codes.nbytes + motif.nbytes if codes is not None else motif.nbytes
+    # the bytes a saved model writes: the codes as the dense (n_loci, L) matrix
+    n_stored = int(np.prod(codes.shape)) + motif.nbytes if codes is not None else motif.nbytes
     keep = store_loci is True or (store_loci == "auto" and n_stored <= MAX_STORED_LOCI_BYTES)
     if store_loci == "auto" and not keep:
         log.info(
@@ -540,8 +556,8 @@ def fit(
     n_pos, n_pairs = _target_sum(y_train, train_loci)
     config.pos_weight = _pos_weight(config, n_pos, n_pairs)
     motif_scan = _motif_scan(adata, motif_key, motifs, inputs.tfs)
-    loci = _loci_table(adata)
-    codes, genome_dict = _sequence_codes(adata, genome, loci, config.use_sequence)
+    codes, genome_dict = _sequence_codes(adata, genome, config.use_sequence)
+    release_freed_memory()  # the decoded contigs
 
     pl.seed_everything(config.seed, workers=True, verbose=False)
     data = PairData(
@@ -552,6 +568,7 @@ def fit(
     )
     plan = _training_plan(config, data, train_loci, config.pos_weight, n_pos / max(1, n_pairs))
     datamodule = _data_module(config, runtime, data, train_loci, val_loci)
+    release_freed_memory()  # the motif scaling and the kNN temperature search
     result = TrainRunner(
         plan,
         datamodule,
@@ -564,10 +581,13 @@ def fit(
     )()
 
     net = plan.net.cpu().eval()
+    release_freed_memory()  # the training steps' activations and the trainer's state
     calibration = None
     if net.prior and config.task == "classification" and datamodule.has_val:
         calibration = calibrate_novel_mode(net, data, val_loci, seed=config.seed)
+        release_freed_memory()
     keep = _store_loci(store_loci, codes, inputs.motif)
+    loci = _loci_table(adata)  # made here, not before training: while training it would only take memory
     uns = deepcage_uns(adata, create=False)
     params = {
         "layer": layer,
