@@ -93,6 +93,7 @@ ABLATIONS = {
     "+ delta expression": {"expression_l2": 0.0},
     "+ L2 on expression weights (= defaults)": {},
     "+ linear expression path (not default)": {"linear_expression": True},
+    "+ variable-locus loss weight 1 (not default)": {"variable_weight": 1.0},
 }
 
 #: GIS scores compared: the package's default first, then the paper's (|dy/dg|) and the signed gradient.

@@ -8,6 +8,8 @@ configuration is stored with the model (``model.params``) and can be replayed.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -69,6 +71,7 @@ class TrainConfig:
     linear_expression: bool = False
     expression_l2: float = 0.01
     background_fraction: float | None = None
+    variable_weight: float = 0.0
     seed: int = 0
     notes: list[str] = field(default_factory=list, compare=False, repr=False)
 
@@ -122,6 +125,14 @@ class TrainConfig:
         if bf is not None and bf < 1 and self.task != "classification":
             raise ValueError(
                 "background_fraction < 1 is for classification (background = closed in every sample)."
+            )
+        vw = self.variable_weight
+        if isinstance(vw, bool) or not isinstance(vw, numbers.Real) or not math.isfinite(vw) or vw < 0:
+            raise ValueError(f"variable_weight must be a finite number >= 0, got {vw!r}.")
+        if vw > 0 and self.task != "classification":
+            raise ValueError(
+                "variable_weight is for classification (it weights a locus by the open fraction p of the "
+                "training samples there, 1 + variable_weight * 4 p (1 - p)); leave it at 0 for regression."
             )
         if self.novel_weight < 0:
             raise ValueError(f"novel_weight must be >= 0, got {self.novel_weight!r}.")
@@ -193,6 +204,7 @@ class TrainConfig:
         """The options as saved in ``model.params`` (JSON types; options that do not apply are None)."""
         params = {name: getattr(self, name) for name in self.option_names()}
         params["recipe"] = self.recipe
+        params["variable_weight"] = float(self.variable_weight)
         if self.prior is None:
             params["novel_weight"] = None
         if not self.uses_reference:
