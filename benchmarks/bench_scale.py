@@ -464,23 +464,16 @@ def run_predict(model, adata, mem: PeakRSS, n_loci: int | None = None) -> dict:
 
 def run_loader(adata, model, args, mem: PeakRSS, seconds: float = 20.0) -> dict:
     """Loci/s that the training DataLoader delivers (CPU gather), and with the device-side step added."""
-    from deepcage._onehot import locus_codes
-    from deepcage._utils import resolve_genome
     from deepcage.model._data import PairData, PairDataModule
     from deepcage.model._network import codes_to_onehot
+    from deepcage.tl._fit import _sequence_codes
 
     split = adata.var["split"].astype(str).to_numpy()
     train_loci = np.flatnonzero(split == "train")
     train_samples = np.flatnonzero(adata.obs["split"].astype(str).to_numpy() == "train")
     trim()
     mem.reset()
-    codes = locus_codes(
-        resolve_genome(adata, None),
-        adata.var["chrom"].astype(str).to_numpy(),
-        adata.var["start"].to_numpy(),
-        adata.var["end"].to_numpy(),
-        window=WINDOW,
-    )
+    codes, _ = _sequence_codes(adata, None, True)  # as fit holds them (stored codes out of core)
     motif = adata.varm["motif_scores"].to_numpy(dtype=np.float32)
     y = np.ascontiguousarray(adata.layers["binary"][train_samples])
     data = PairData(codes, motif, np.ascontiguousarray(adata.obsm["tf_expr"].to_numpy()[train_samples]), y)
