@@ -52,7 +52,8 @@ class WindowCodes:
         starts = self.offsets[idx]
         if self._view is None:
             return np.empty((*np.shape(starts), self.width), dtype=np.uint8)
-        return np.array(self._view[starts])  # a copy, as fancy indexing of the matrix would give
+        rows = self._view[starts]  # fancy indexing copies; a single row is a view of the segments
+        return rows.copy() if np.ndim(starts) == 0 else rows
 
     def __array__(self, dtype=None, copy=None):
         out = self[np.arange(len(self))]
