@@ -94,6 +94,7 @@ ABLATIONS = {
     "+ L2 on expression weights (= defaults)": {},
     "+ linear expression path (not default)": {"linear_expression": True},
     "+ variable-locus loss weight 1 (not default)": {"variable_weight": 1.0},
+    "+ both strands (reverse_complement, not default)": {"reverse_complement": True},
 }
 
 #: GIS scores compared: the package's default first, then the paper's (|dy/dg|) and the signed gradient.
@@ -505,7 +506,7 @@ def _run(task: dict):
     import deepcage as dc
 
     torch.set_num_threads(task["threads"])
-    ad = dc.datasets.heme(task["data"], genome=task["genome"], progress=False)
+    ad = dc.datasets.heme(task["data"], genome=task["genome"], val_block=task.get("val_block"), progress=False)
     rna = dc.io.read_expression_table(
         dc.datasets.shared_data_dir(task["data"]) / "heme-hg19" / "rna_counts.tsv"
     )
@@ -722,6 +723,12 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=1, help="folds trained in parallel processes (2 on 2 cores)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
     p.add_argument("--fit", default="{}", help="JSON of extra dc.tl.fit arguments (default: none)")
+    p.add_argument(
+        "--val-block",
+        type=int,
+        default=None,
+        help="validation loci as whole blocks of this many bp (dc.datasets.heme(val_block=); default: single loci)",
+    )
     p.add_argument("--out", default=None, help="output folder (default benchmarks/results/heme_cv_<genome>)")
     p.add_argument(
         "--report-only",
@@ -763,7 +770,7 @@ def main() -> None:
     fit = {**PRESET, **json.loads(args.fit)}
     if args.quick:
         fit["max_epochs"] = 2
-    base = {"data": args.data, "threads": args.threads}
+    base = {"data": args.data, "threads": args.threads, "val_block": args.val_block}
     tasks = [
         dict(
             base,

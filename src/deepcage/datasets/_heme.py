@@ -65,6 +65,7 @@ def heme(
     motifs: str = "hocomoco_v11",
     bin_size: int = 200,
     min_samples: int = 0,
+    val_block: int | None = None,
     mudata: bool = False,
     cache: bool = True,
     progress: bool | None = None,
@@ -108,6 +109,10 @@ def heme(
         Keep loci open in at least this many cell types. The paper keeps the union of peaks (1); the default 0
         keeps every sequenced bin, negatives included, because the example covers only ~2.3 Mb of sequence
         (about 860 bins are open in some cell type, too few to learn sequence features from).
+    val_block
+        Draw the validation loci as whole blocks of this many bp (:func:`deepcage.pp.split_loci`), so early
+        stopping measures sequence the network has not trained on; ``None`` (default): single loci at random,
+        98.9 % of which share >= 800 bp of their 1-kb window with a training locus on hg38.
     mudata
         Return a MuData with ``'atac'`` and ``'rna'`` (all 12 RNA populations, raw counts).
     cache
@@ -151,6 +156,8 @@ def heme(
             tmp = cached.with_suffix(f".tmp{os.getpid()}.h5ad")
             adata.write_h5ad(tmp)
             tmp.replace(cached)
+    if val_block is not None:
+        _split_loci(adata, HEME_TEST_REGIONS[genome], val_block=val_block)
     if mudata:
         return make_mudata({"atac": adata, "rna": rna})
     return adata
@@ -275,16 +282,9 @@ def _build(files, genome_name, rna, cell_types, test, motifs, bin_size, min_samp
 
     pp.split_samples(adata, test=list(test))
     pp.tf_expression(adata, rna, tfs=tfs, units="counts")
-    # known / novel classes from the sample split; 10 % of the loci outside the test region as validation loci,
-    # which only decide when training stops
-    pp.split_loci(adata, val_frac=0.1, seed=0)
-    split = adata.var[SPLIT].astype(str).to_numpy()
     region = HEME_TEST_REGIONS[genome_name]
-    in_test = _in_region(adata.var, region)
-    split[in_test] = "test"
-    split[~in_test & (split == "test")] = "train"
-    adata.var[SPLIT] = split
-    _check_test_loci(adata, in_test, region)
+    _split_loci(adata, region, val_block=None)
+    _check_test_loci(adata, _in_region(adata.var, region), region)
     root = _common_root(files)
     adata.uns[UNS_KEY]["dataset"] = {
         "name": f"heme-{genome_name}",
@@ -294,6 +294,22 @@ def _build(files, genome_name, rna, cell_types, test, motifs, bin_size, min_samp
     if lifted:
         adata.uns[UNS_KEY]["dataset"]["liftover"] = lifted
     return adata
+
+
+def _split_loci(adata, region, val_block: int | None) -> None:
+    """Known / novel classes from the sample split; the test region's loci ``'test'``; 10 % of the other loci
+    as validation loci, which only decide when training stops (single loci, or ``val_block``-bp blocks)."""
+    from .. import pp
+
+    if val_block is None:  # as the datasets were always built: the draw over all loci, then the test region
+        pp.split_loci(adata, val_frac=0.1, seed=0)
+    else:  # blocks drawn outside the test region only, or some would be lost to it
+        pp.split_loci(adata, val_frac=0.1, val_block=val_block, test_regions=["{}:{}-{}".format(*region)], seed=0)
+    split = adata.var[SPLIT].astype(str).to_numpy()
+    in_test = _in_region(adata.var, region)
+    split[in_test] = "test"
+    split[~in_test & (split == "test")] = "train"
+    adata.var[SPLIT] = split
 
 
 def _check_test_loci(adata, in_test: np.ndarray, region) -> None:

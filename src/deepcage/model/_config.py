@@ -72,6 +72,7 @@ class TrainConfig:
     expression_l2: float = 0.01
     background_fraction: float | None = None
     variable_weight: float = 0.0
+    reverse_complement: bool = False
     seed: int = 0
     notes: list[str] = field(default_factory=list, compare=False, repr=False)
 
@@ -196,6 +197,8 @@ class TrainConfig:
         }
         if self.linear_expression:
             config["linear_expression"] = True
+        if self.reverse_complement and self.use_sequence:
+            config["reverse_complement"] = True
         if self.uses_reference:
             config.update(prior=self.prior is not None, delta_expression=self.delta_expression, n_ref=n_ref)
         return config

@@ -222,6 +222,12 @@ class DeepCAGENet(nn.Module):
         Number of reference samples (the training samples) for ``prior`` / ``delta_expression``.
     prior_eps
         kNN and mean priors are clipped to ``[prior_eps, 1 - prior_eps]`` before the logit.
+    linear_expression
+        A linear path from the expression inputs to the output, next to the hidden layer.
+    reverse_complement
+        Read both strands: in training each locus's window is reverse-complemented with probability 1/2, in
+        evaluation the trunk's features of the two strands are averaged. Accessibility has no strand, so the
+        network sees twice the sequence for the same loci and its prediction does not depend on the strand.
 
     Notes
     -----
@@ -253,6 +259,7 @@ class DeepCAGENet(nn.Module):
         n_ref: int = 0,
         prior_eps: float = 0.01,
         linear_expression: bool = False,
+        reverse_complement: bool = False,
         **trunk: Any,
     ):
         super().__init__()
@@ -269,6 +276,8 @@ class DeepCAGENet(nn.Module):
             "dropout": float(dropout),
             **trunk,
         }
+        if reverse_complement:  # only then, as for the options below
+            self.config["reverse_complement"] = True
         # only then: configs of paper-network models stay as they were
         if prior or delta_expression or linear_expression:
             self.config.update(
@@ -288,6 +297,7 @@ class DeepCAGENet(nn.Module):
         self.n_ref = int(n_ref)
         self.prior_eps = float(prior_eps)
         self.linear_expression = bool(linear_expression) and self.use_expression
+        self.reverse_complement = bool(reverse_complement) and self.use_sequence
 
         self.first_conv = self.trunk = None
         self.n_features = 0
@@ -399,7 +409,15 @@ class DeepCAGENet(nn.Module):
             onehot = codes_to_onehot(onehot)
         if onehot.shape[1:] != (4, self.seq_len):
             raise ValueError(f"onehot must be (B, 4, {self.seq_len}), got {tuple(onehot.shape)}.")
-        return self.trunk(onehot.float())
+        x = onehot.float()
+        if not self.reverse_complement:
+            return self.trunk(x)
+        # channels A, C, G, T reversed are the complement; N (all zero) stays N
+        if self.training:
+            flip = torch.rand(x.shape[0], device=x.device) < 0.5
+            return self.trunk(torch.where(flip[:, None, None], x.flip((1, 2)), x))
+        both = self.trunk(torch.cat([x, x.flip((1, 2))]))
+        return 0.5 * (both[: x.shape[0]] + both[x.shape[0] :])
 
     def expression_input(self, motif: torch.Tensor, expr: torch.Tensor) -> torch.Tensor:
         """Element-wise product of standardised motif scores and expression, ``(B_loci, B_samples, T)``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -195,6 +196,7 @@ def split_loci(
     layer: str | None = BINARY,
     min_positive: int = 2,
     val_frac: float = 0.1,
+    val_block: int | None = None,
     val_chroms: str | Sequence[str] | None = None,
     test_chroms: str | Sequence[str] | None = None,
     test_regions: str | Sequence[str] | os.PathLike | pd.DataFrame | None = None,
@@ -218,8 +220,9 @@ def split_loci(
     **Locus split**: loci on ``test_chroms`` or overlapping ``test_regions`` are ``'test'``, on ``val_chroms``
     ``'val'``; when
     ``val_chroms`` is not given, a seeded random ``val_frac`` of the remaining loci is ``'val'``; the rest
-    is ``'train'``. Neighbouring 200-bp bins share most of their 1-kb sequence window, so a random
-    validation set is optimistic: prefer ``val_chroms`` when there are several contigs.
+    is ``'train'``. Neighbouring 200-bp bins share most of their 1-kb sequence window, so a validation set of
+    single loci drawn at random is optimistic about new loci: prefer ``val_chroms`` when there are several
+    contigs, or ``val_block`` to draw whole stretches of the genome.
 
     Parameters
     ----------
@@ -231,6 +234,11 @@ def split_loci(
         Number of positive samples for ``'known'`` (training samples) and ``'novel'`` (test samples).
     val_frac
         Fraction of non-test loci drawn at random for validation when ``val_chroms`` is not given.
+    val_block
+        Draw the validation loci as whole blocks of ``val_block`` bp (tiles of each contig from position 0)
+        instead of single loci: a validation locus then shares no sequence with a training locus except at a
+        block's two ends, so early stopping measures how well the network reads sequence it has not seen.
+        Blocks are drawn at random until they hold ``val_frac`` of the non-test loci. ``None``: single loci.
     val_chroms
         Contigs held out for validation (naming ``chr1`` or ``1`` both work).
     test_chroms
@@ -269,6 +277,10 @@ def split_loci(
     """
     if not 0 <= val_frac < 1:
         raise ValueError(f"val_frac must be in [0, 1), got {val_frac!r}.")
+    if val_block is not None and (
+        isinstance(val_block, bool) or not isinstance(val_block, numbers.Integral) or val_block < 1
+    ):
+        raise ValueError(f"val_block must be a whole number of bp >= 1 (or None), got {val_block!r}.")
     if copy:
         data = data.copy()
     adata = get_modality(data, "atac")
@@ -279,6 +291,7 @@ def split_loci(
     locus_split = _locus_split(
         loci,
         val_frac=val_frac,
+        val_block=val_block,
         val_chroms=val_chroms,
         test_chroms=test_chroms,
         test_regions=test_regions,
@@ -297,6 +310,7 @@ def split_loci(
             "layer": "X" if layer is None else layer,
             "min_positive": int(min_positive),
             "val_frac": float(val_frac),
+            "val_block": None if val_block is None else int(val_block),
             "val_chroms": [] if val_chroms is None else list(np.atleast_1d(val_chroms).astype(str)),
             "test_chroms": [] if test_chroms is None else list(np.atleast_1d(test_chroms).astype(str)),
             "test_regions": [] if test_regions is None else _region_names(test_regions),
@@ -362,7 +376,9 @@ def _locus_classes(loci: pd.DataFrame, y: np.ndarray, split: np.ndarray, min_pos
     return np.where(known, "known", np.where(novel, "novel", "other"))
 
 
-def _locus_split(loci: pd.DataFrame, *, val_frac, val_chroms, test_chroms, test_regions, seed) -> np.ndarray:
+def _locus_split(
+    loci: pd.DataFrame, *, val_frac, val_block=None, val_chroms, test_chroms, test_regions, seed
+) -> np.ndarray:
     """``'train'`` / ``'val'`` / ``'test'`` of each locus: held-out contigs and regions, then a seeded val draw."""
     keys = loci["chrom"].map(canonical_chrom).to_numpy()
     test_keys = _resolve_split_chroms(test_chroms, keys, what="test_chroms")
@@ -384,10 +400,35 @@ def _locus_split(loci: pd.DataFrame, *, val_frac, val_chroms, test_chroms, test_
     elif val_frac > 0:
         rest = np.flatnonzero(locus_split == "train")
         n_val = int(round(val_frac * len(rest)))
-        pick = np.random.default_rng(seed).choice(rest, size=n_val, replace=False)
+        rng = np.random.default_rng(seed)
+        if val_block is None:
+            pick = rng.choice(rest, size=n_val, replace=False)
+        else:
+            pick = _validation_blocks(loci, rest, keys, n_val, val_block, rng)
         locus_split[pick] = "val"
     if not (locus_split == "train").any():
         raise ValueError(
             "The locus split leaves no training locus: hold out fewer contigs or a smaller val_frac."
         )
     return locus_split
+
+
+def _validation_blocks(
+    loci: pd.DataFrame, rest: np.ndarray, keys: np.ndarray, n_val: int, block: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Indices (into ``loci``) of the loci in ``rest`` that fall in randomly drawn ``block``-bp tiles of their
+    contig, tiles added in random order until they hold at least ``n_val`` loci."""
+    if n_val == 0:
+        return rest[:0]
+    centre = (loci["start"].to_numpy()[rest] + loci["end"].to_numpy()[rest]) // 2
+    tile = pd.Series(keys[rest]).astype(str) + ":" + pd.Series(centre // int(block)).astype(str)
+    codes, names = pd.factorize(tile)
+    order = rng.permutation(len(names))
+    sizes = np.bincount(codes, minlength=len(names))[order]
+    n_tiles = int(np.searchsorted(np.cumsum(sizes), n_val)) + 1
+    if n_tiles >= len(names):
+        raise ValueError(
+            f"val_block={block}: the {len(names)} blocks of the non-test loci cannot give val_frac of them "
+            "to validation and keep some for training; use a smaller val_block or val_frac."
+        )
+    return rest[np.isin(codes, order[:n_tiles])]

@@ -385,6 +385,7 @@ def fit(
     expression_l2: float = RECIPE,
     background_fraction: float | None = RECIPE,
     variable_weight: float = 0.0,
+    reverse_complement: bool = False,
     motifs=None,
     store_loci: bool | Literal["auto"] = "auto",
     **trainer_kwargs,
@@ -525,6 +526,10 @@ def fit(
         It spends the network's capacity on the loci where expression similarity between cell types cannot give
         the answer. Validation (early stopping) is not weighted. 0 (the default, both recipes): unweighted. Must be
         finite and >= 0; an error for regression.
+    reverse_complement
+        Train on both strands: each batch's sequence windows are reverse-complemented at random (half of them),
+        and predictions average the trunk's features of the two strands (twice the sequence trunk's work at
+        prediction). Off by default: an option the ablation table of ``benchmarks/heme_cv.py`` measures.
     motifs
         Motif list (:class:`deepcage.io.Motif`) stored with the model to score new loci and variant alleles.
         Default: the motifs that :func:`deepcage.pp.motif_scores` recorded for ``varm[motif_key]``
