@@ -50,6 +50,8 @@ def test_prepare_fit_predict_on_blood_cells(shared_data, tmp_path, capsys):
         "CD8",
         "--test-regions",
         "chr20:10520000-10600000",
+        "--val-block",
+        "20000",
         "--no-progress",
     ]
     assert main(prepare) == 0
@@ -59,6 +61,7 @@ def test_prepare_fit_predict_on_blood_cells(shared_data, tmp_path, capsys):
     assert atac.obs["split"].astype(str).tolist() == ["train"] * 4 + ["test"]
     counts = atac.var["split"].astype(str).value_counts()
     assert counts["train"] > 100 and counts["val"] > 5 and counts["test"] > 5
+    assert atac.uns["deepcage"]["split"]["params"]["val_block"] == 20000
     assert atac.varm["motif_scores"].shape[1] > 300  # HOCOMOCO v11 TFs with expression
     assert {"CMP", "MEP"} <= set(mdata["rna"].obs_names)
 
@@ -418,10 +421,12 @@ def test_fit_recipe_paper_trains_the_published_network_and_flags_override_it(tin
         "16",
         "--prior",
         "knn",
+        "--reverse-complement",
     ]
     assert main([*argv, *tiny]) == 0
     p = dc.DeepCAGE.load(tmp_path / "m").params
     assert (p["recipe"], p["prior"], p["hidden"], p["delta_expression"]) == ("paper", "knn", 16, False)
+    assert p["reverse_complement"] is True
 
 
 # ------------------------------------------------------------------------------------------------ quiet and consistent

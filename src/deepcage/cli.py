@@ -660,6 +660,12 @@ def _add_prepare(sub) -> None:
     p.add_argument(
         "--val-frac", type=_fraction, default=0.1, help="random fraction of loci for validation (default 0.1)"
     )
+    p.add_argument(
+        "--val-block",
+        type=int,
+        default=None,
+        help="draw the validation loci as whole blocks of N bp, not single loci (for data on one or few contigs)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     _common(p, threads=False)
@@ -734,6 +740,7 @@ def _run_prepare(args) -> int:
     pp.split_loci(
         adata,
         val_frac=args.val_frac,
+        val_block=args.val_block,
         val_chroms=args.val_chroms,
         test_chroms=args.test_chroms,
         test_regions=args.test_regions,
@@ -814,6 +821,11 @@ def _add_fit(sub) -> None:
         help="the motif x (g - kNN g) input (recipe)",
     )
     p.add_argument("--linear-expression", action="store_true", help="add a linear expression-to-output path")
+    p.add_argument(
+        "--reverse-complement",
+        action="store_true",
+        help="train on both strands and average them at prediction (dc.tl.fit(reverse_complement=True))",
+    )
     p.add_argument(
         "--expression-l2", type=float, default=None, help="L2 penalty on the expression weights (recipe)"
     )
@@ -935,6 +947,7 @@ def _run_fit(args) -> int:
                 ),
                 delta_expression=_from_recipe(args.delta_expression),
                 linear_expression=args.linear_expression,
+                reverse_complement=args.reverse_complement,
                 expression_l2=_from_recipe(args.expression_l2),
                 novel_weight=args.novel_weight,
                 knn_temperature=args.knn_temperature,

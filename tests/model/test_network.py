@@ -181,3 +181,29 @@ def test_delta_expression_needs_the_expression_branch_and_references():
     assert "prior" not in net.config  # the published network's saved config is unchanged
     with pytest.raises(ValueError, match="no reference"):
         net.set_reference(torch.zeros(3, 6), 0.1)
+
+
+def test_reverse_complement_network_reads_both_strands():
+    net = DeepCAGENet(3, seq_len=300, preset="small", hidden=8, reverse_complement=True)
+    assert net.config["reverse_complement"] is True
+    assert "reverse_complement" not in DeepCAGENet(3, seq_len=300, preset="small", hidden=8).config
+    codes = torch.randint(0, 5, (4, 300), generator=torch.Generator().manual_seed(0))
+    rc = torch.where(codes < 4, 3 - codes, codes).flip(1)  # A<->T, C<->G, N stays, read backwards
+    net.eval()
+    fwd, bwd = net.sequence_features(codes_to_onehot(codes)), net.sequence_features(codes_to_onehot(rc))
+    torch.testing.assert_close(fwd, bwd, atol=1e-5, rtol=1e-4)
+    plain = DeepCAGENet(3, seq_len=300, preset="small", hidden=8)
+    plain.load_state_dict(net.state_dict())
+    plain.eval()
+    both = 0.5 * (plain.sequence_features(codes_to_onehot(codes)) + plain.sequence_features(codes_to_onehot(rc)))
+    torch.testing.assert_close(fwd, both, atol=1e-5, rtol=1e-4)
+    # training: each row is one strand at random (the trunk's batch norm kept on running stats to compare rows)
+    net.train()
+    net.trunk.eval()
+    torch.manual_seed(1)
+    x = codes_to_onehot(codes.repeat(8, 1))
+    flipped = net.sequence_features(x)
+    forward, reverse = plain.sequence_features(x), plain.sequence_features(x.flip((1, 2)))
+    is_forward = torch.isclose(flipped, forward, atol=1e-5).all(1)
+    is_reverse = torch.isclose(flipped, reverse, atol=1e-5).all(1)
+    assert (is_forward | is_reverse).all() and is_forward.any() and is_reverse.any()

@@ -175,3 +175,38 @@ def test_split_key_names_the_sample_split_column(hand_made):
     with pytest.warns(FutureWarning, match=r"sample_key= is deprecated.*use split_key="):
         dc.pp.split_loci(hand_made, val_frac=0, sample_key="fold", class_key="old")
     assert hand_made.var["old"].tolist() == expected
+
+
+def _tiled(n=1000, bin_size=200):
+    rng = np.random.default_rng(0)
+    start = np.arange(n) * bin_size
+    return _adata(rng.random((3, n)) < 0.2, "chr1", start, start + bin_size)
+
+
+def test_val_block_draws_whole_blocks_outside_the_test_region():
+    a = _tiled()
+    dc.pp.split_loci(a, val_frac=0.1, val_block=10_000, test_regions=["chr1:0-10000"], seed=3)
+    split = a.var["split"].astype(str).to_numpy()
+    assert (split == "test").sum() == 50 and (split[:50] == "test").all()
+    val = np.flatnonzero(split == "val")
+    assert len(val) == 100  # exactly 2 blocks of 50 bins: 10 % of the 950 non-test loci, rounded up to blocks
+    blocks = np.unique(val // 50)
+    assert len(blocks) == 2 and all((split[b * 50 : (b + 1) * 50] == "val").all() for b in blocks)
+    assert a.uns["deepcage"]["split"]["params"]["val_block"] == 10_000
+    # a validation locus shares sequence with a training locus only at a block's two ends
+    train_centres = a.var["start"].to_numpy()[split == "train"] + 100
+    near = [np.abs(train_centres - c).min() < 1000 for c in a.var["start"].to_numpy()[val] + 100]
+    assert sum(near) <= 2 * 2 * 5
+    b = _tiled()
+    dc.pp.split_loci(b, val_frac=0.1, val_block=10_000, test_regions=["chr1:0-10000"], seed=3)
+    assert a.var["split"].equals(b.var["split"])
+
+
+def test_val_block_errors():
+    a = _tiled(n=100)
+    with pytest.raises(ValueError, match="val_block must be a whole number"):
+        dc.pp.split_loci(a, val_block=0)
+    with pytest.raises(ValueError, match="val_block must be a whole number"):
+        dc.pp.split_loci(a, val_block=2.5)
+    with pytest.raises(ValueError, match="use a smaller val_block"):
+        dc.pp.split_loci(a, val_frac=0.1, val_block=100_000)  # one block holds every locus
