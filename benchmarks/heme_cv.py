@@ -506,7 +506,9 @@ def _run(task: dict):
     import deepcage as dc
 
     torch.set_num_threads(task["threads"])
-    ad = dc.datasets.heme(task["data"], genome=task["genome"], val_block=task.get("val_block"), progress=False)
+    ad = dc.datasets.heme(
+        task["data"], genome=task["genome"], val_block=task.get("val_block"), progress=False
+    )
     rna = dc.io.read_expression_table(
         dc.datasets.shared_data_dir(task["data"]) / "heme-hg19" / "rna_counts.tsv"
     )

@@ -195,7 +195,9 @@ def test_reverse_complement_network_reads_both_strands():
     plain = DeepCAGENet(3, seq_len=300, preset="small", hidden=8)
     plain.load_state_dict(net.state_dict())
     plain.eval()
-    both = 0.5 * (plain.sequence_features(codes_to_onehot(codes)) + plain.sequence_features(codes_to_onehot(rc)))
+    both = 0.5 * (
+        plain.sequence_features(codes_to_onehot(codes)) + plain.sequence_features(codes_to_onehot(rc))
+    )
     torch.testing.assert_close(fwd, both, atol=1e-5, rtol=1e-4)
     # training: each row is one strand at random (the trunk's batch norm kept on running stats to compare rows)
     net.train()

@@ -36,7 +36,9 @@ def test_both_strands_predict_the_same_and_survive_a_round_trip(adata, tmp_path)
     forward = model.predict_arrays(codes, m, e)
     np.testing.assert_allclose(model.predict_arrays(_reverse_complement(codes), m, e), forward, atol=1e-5)
     # the one-strand model does depend on the strand: the test above is not vacuous
-    assert not np.allclose(plain.predict_arrays(_reverse_complement(codes), m, e), plain.predict_arrays(codes, m, e))
+    assert not np.allclose(
+        plain.predict_arrays(_reverse_complement(codes), m, e), plain.predict_arrays(codes, m, e)
+    )
     model.save(tmp_path / "rc")
     back = dc.DeepCAGE.load(tmp_path / "rc")
     assert back.network.reverse_complement

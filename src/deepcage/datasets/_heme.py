@@ -304,7 +304,9 @@ def _split_loci(adata, region, val_block: int | None) -> None:
     if val_block is None:  # as the datasets were always built: the draw over all loci, then the test region
         pp.split_loci(adata, val_frac=0.1, seed=0)
     else:  # blocks drawn outside the test region only, or some would be lost to it
-        pp.split_loci(adata, val_frac=0.1, val_block=val_block, test_regions=["{}:{}-{}".format(*region)], seed=0)
+        pp.split_loci(
+            adata, val_frac=0.1, val_block=val_block, test_regions=["{}:{}-{}".format(*region)], seed=0
+        )
     split = adata.var[SPLIT].astype(str).to_numpy()
     in_test = _in_region(adata.var, region)
     split[in_test] = "test"
