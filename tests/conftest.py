@@ -28,3 +28,18 @@ def hg19_genome(shared_data):
 
     g = shared_data / "genome"
     return dc.Genome([g / "hg19_chr20_slices.fa.gz", g / "b37_20_1-1Mb.fa.gz"], name="hg19")
+
+
+def _write_fasta(path, records: dict[str, str], width: int = 60) -> Path:
+    with open(path, "w") as fh:
+        for name, seq in records.items():
+            fh.write(f">{name}\n")
+            for i in range(0, len(seq), width):
+                fh.write(seq[i : i + width] + "\n")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def write_fasta():
+    """``write_fasta(path, {name: sequence}, width=60)``: a FASTA file of the records, lines ``width`` long."""
+    return _write_fasta

@@ -4,17 +4,9 @@ import pytest
 import deepcage as dc
 
 
-def _write_fasta(path, records, width=60):
-    with open(path, "w") as fh:
-        for name, seq in records.items():
-            fh.write(f">{name}\n")
-            for i in range(0, len(seq), width):
-                fh.write(seq[i : i + width] + "\n")
-
-
-def test_fetch_pads_with_n_and_aliases(tmp_path):
+def test_fetch_pads_with_n_and_aliases(tmp_path, write_fasta):
     fa = tmp_path / "g.fa"
-    _write_fasta(fa, {"1": "ACGTacgtNN" * 3, "MT": "ACGT"})
+    write_fasta(fa, {"1": "ACGTacgtNN" * 3, "MT": "ACGT"})
     g = dc.Genome(fa, name="toy")
     assert g.chrom_sizes == {"1": 30, "MT": 4}
     assert g.resolve("chr1") == "1" and g.resolve("chrM") == "MT"
@@ -26,11 +18,11 @@ def test_fetch_pads_with_n_and_aliases(tmp_path):
         g.fetch("chr2", 0, 1)
 
 
-def test_windows_match_fetch(tmp_path):
+def test_windows_match_fetch(tmp_path, write_fasta):
     rng = np.random.default_rng(0)
     seq = "".join(rng.choice(list("ACGT"), 500))
     fa = tmp_path / "g.fa"
-    _write_fasta(fa, {"chr1": seq})
+    write_fasta(fa, {"chr1": seq})
     g = dc.Genome(fa)
     centers = np.array([0, 100, 499])
     w = g.windows(["chr1"] * 3, centers, 20)
@@ -38,18 +30,18 @@ def test_windows_match_fetch(tmp_path):
         assert "".join("ACGTN"[x] for x in row) == g.fetch("chr1", c - 10, c + 10)
 
 
-def test_patchwork_fills_n_gaps(tmp_path):
+def test_patchwork_fills_n_gaps(tmp_path, write_fasta):
     a, b = tmp_path / "a.fa", tmp_path / "b.fa"
-    _write_fasta(a, {"chr1": "ACGT" + "N" * 6})
-    _write_fasta(b, {"1": "NNNN" + "GGCCTT"})
+    write_fasta(a, {"chr1": "ACGT" + "N" * 6})
+    write_fasta(b, {"1": "NNNN" + "GGCCTT"})
     g = dc.Genome([a, b])
     assert g.fetch("1", 0, 10) == "ACGTGGCCTT"
 
 
-def test_length_mismatch_between_files(tmp_path):
+def test_length_mismatch_between_files(tmp_path, write_fasta):
     a, b = tmp_path / "a.fa", tmp_path / "b.fa"
-    _write_fasta(a, {"chr1": "ACGT"})
-    _write_fasta(b, {"1": "ACGTA"})
+    write_fasta(a, {"chr1": "ACGT"})
+    write_fasta(b, {"1": "ACGTA"})
     with pytest.raises(ValueError, match="not the same assembly"):
         dc.Genome([a, b])
 
@@ -74,13 +66,13 @@ def test_real_hg19_b37_patchwork(hg19_genome):
     assert int((g.codes("chr20") != 4).sum()) == 2_265_000
 
 
-def test_genome_record_survives_h5ad_roundtrip(tmp_path):
+def test_genome_record_survives_h5ad_roundtrip(tmp_path, write_fasta):
     import anndata
 
     from deepcage._utils import resolve_genome
 
     fa = tmp_path / "g.fa"
-    _write_fasta(fa, {"chr1": "ACGT" * 50})
+    write_fasta(fa, {"chr1": "ACGT" * 50})
     adata = anndata.AnnData(np.zeros((1, 1), np.float32))
     resolve_genome(adata, dc.Genome(fa, name="toy"))
     adata.write_h5ad(tmp_path / "a.h5ad")

@@ -8,19 +8,11 @@ import deepcage as dc
 from deepcage._window_codes import WindowCodes, window_codes
 
 
-def _write_fasta(path, records, width=60):
-    with open(path, "w") as fh:
-        for name, seq in records.items():
-            fh.write(f">{name}\n")
-            for i in range(0, len(seq), width):
-                fh.write(seq[i : i + width] + "\n")
-
-
 @pytest.fixture
-def genome(tmp_path):
+def genome(tmp_path, write_fasta):
     rng = np.random.default_rng(0)
     records = {name: "".join(rng.choice(list("ACGTN"), n)) for name, n in [("chr1", 3000), ("chr2", 700)]}
-    _write_fasta(tmp_path / "g.fa", records)
+    write_fasta(tmp_path / "g.fa", records)
     return dc.Genome(tmp_path / "g.fa")
 
 
