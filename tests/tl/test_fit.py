@@ -45,7 +45,17 @@ def test_fit_returns_a_complete_model(model, adata):
     assert model.tf_reference["tfs"] == model.tfs
     assert len(model.loci) == adata.n_vars and {"chrom", "start", "end", "split"} <= set(model.loci.columns)
     assert model.loci_codes.shape == (adata.n_vars, 1000) and model.loci_codes.dtype == np.uint8
-    assert list(model.history.columns) == ["train_loss", "val_loss", "val_auprc"]
+    # the default network has the kNN prior: the validation loci are also scored in its no-label mode
+    assert list(model.history.columns) == [
+        "train_loss",
+        "val_loss",
+        "val_auprc",
+        "val_auprc_novel",
+        "val_auprc_both",
+    ]
+    np.testing.assert_allclose(
+        model.history["val_auprc_both"], (model.history["val_auprc"] + model.history["val_auprc_novel"]) / 2
+    )
     assert list(model.history.index) == [0, 1]
     assert np.isfinite(model.history.to_numpy()).all()
     assert model.params["train_samples"] == list(adata.obs_names[adata.obs["split"] == "train"])

@@ -131,9 +131,13 @@ class DeepCAGEModule(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         net = self.net
-        onehot = codes_to_onehot(batch["codes"]) if net.use_sequence else None
-        out = net(onehot, batch["motif"], batch["expr"], **self._reference(batch)).float()
-        self._val_out.append((out.detach().flatten(), batch["y"].detach().flatten().float()))
+        s = net.sequence_features(codes_to_onehot(batch["codes"])) if net.use_sequence else None
+        out = net.head_from_features(s, batch["motif"], batch["expr"], **self._reference(batch)).float()
+        row = (out.detach().flatten(), batch["y"].detach().flatten().float())
+        if net.prior:  # the no-label mode too: how loci without training labels (a new region) are predicted
+            novel = net.head_from_features(s, batch["motif"], batch["expr"], self_index=batch["self_index"])
+            row = (*row, novel.detach().float().flatten())
+        self._val_out.append(row)
 
     def on_validation_epoch_start(self) -> None:
         self._val_out = []
@@ -142,14 +146,19 @@ class DeepCAGEModule(pl.LightningModule):
         if self.trainer.sanity_checking or not self._val_out:
             self._val_out = []
             return
-        out = torch.cat([o for o, _ in self._val_out])
-        y = torch.cat([t for _, t in self._val_out])
+        parts = [torch.cat(column) for column in zip(*self._val_out)]
         self._val_out = []
         if self.trainer.world_size > 1:
-            out, y = self._gather_ragged(out), self._gather_ragged(y)
+            parts = [self._gather_ragged(t) for t in parts]
+        out, y = parts[:2]
         row = {"epoch": int(self.current_epoch), "train_loss": self._epoch_train_loss()}
         row["val_loss"] = float(self._data_loss(out, y))
         row.update(_validation_metrics(self.task, out, y))
+        if len(parts) == 3 and self.task == "classification":
+            # the validation loci scored as new loci; with validation loci in whole blocks (split_loci(val_block=))
+            # an honest new-locus signal, and their mean with val_auprc a monitor for both uses of the model
+            row["val_auprc_novel"] = _validation_metrics(self.task, parts[2], y)["val_auprc"]
+            row["val_auprc_both"] = 0.5 * (row["val_auprc"] + row["val_auprc_novel"])
         # every rank computed the same numbers from the gathered predictions: syncing them changes nothing and
         # tells Lightning they are global
         for key, value in row.items():

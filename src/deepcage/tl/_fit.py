@@ -456,7 +456,11 @@ def fit(
         The **best** weights are restored.
     monitor
         Metric of early stopping and of the best checkpoint: default ``'val_auprc'`` for classification,
-        ``'val_loss'`` for regression (``'train_loss_epoch'`` without validation loci).
+        ``'val_loss'`` for regression (``'train_loss_epoch'`` without validation loci). With the kNN prior
+        (classification) the validation loci are also scored without reference labels, as new loci are:
+        ``'val_auprc_novel'`` monitors that mode and ``'val_auprc_both'`` the mean of the two (honest about new
+        loci only when the validation loci share no sequence window with training loci:
+        ``dc.pp.split_loci(val_chroms=...)`` or ``val_block=``).
     pos_weight
         Weight of positive pairs in the BCE loss: None, a number, or ``'balanced'`` (negatives / positives).
     accelerator
