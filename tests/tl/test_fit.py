@@ -266,3 +266,12 @@ def test_models_without_the_prior_start_at_the_training_mean(adata, kw):
     )
     prevalence = adata.layers["binary"][s][:, tr].mean()
     assert abs(pred.mean() - prevalence) < 0.25 * prevalence, (pred.mean(), prevalence)
+
+
+def test_no_label_monitor_falls_back_without_the_prior(adata):
+    kw = FAST | {"max_epochs": 2, "limit_train_batches": 2, "monitor": "val_auprc_both"}
+    model = dc.tl.fit(adata, **kw)
+    assert model.params["monitor"] == "val_auprc_both" and "val_auprc_novel" in model.history
+    seq = dc.tl.fit(adata, use_expression=False, **kw)  # one mode only: its own AUPRC decides
+    assert seq.params["monitor"] == "val_auprc"
+    assert any("val_auprc used" in n for n in seq.params["notes"])

@@ -38,6 +38,9 @@ class _FromRecipe:
         return (_FromRecipe, ())
 
 
+#: Validation metrics of the no-label mode, logged by networks with the kNN prior only.
+NO_LABEL_MONITORS = ("val_auprc_novel", "val_auprc_both")
+
 #: Marker default: the option's value comes from the recipe (see :data:`RECIPES`).
 RECIPE: Any = _FromRecipe()
 
@@ -172,6 +175,10 @@ class TrainConfig:
             cfg.notes.append("prior and delta_expression off: a single training sample")
         if cfg.prior is None:
             cfg.novel_weight = 0.0
+        if cfg.monitor in NO_LABEL_MONITORS and (cfg.prior is None or cfg.task != "classification"):
+            # e.g. the sequence-only network of a cross-validation that monitors the no-label mode: it has one mode
+            cfg.notes.append(f"monitor {cfg.monitor!r} needs the kNN prior (classification): val_auprc used")
+            cfg.monitor = "val_auprc" if cfg.task == "classification" else "val_loss"
         return cfg
 
     @property
