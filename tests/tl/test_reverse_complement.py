@@ -57,4 +57,3 @@ def test_both_strands_learn(adata):
     pred = np.asarray(adata.layers["deepcage"])[np.ix_(train, test)]
     assert np.isfinite(pred).all()
     assert average_precision_score(y.ravel(), pred.ravel()) > 2 * y.mean()
-
