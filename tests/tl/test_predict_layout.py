@@ -128,7 +128,8 @@ def test_predict_genome_of_an_adatas_samples_equals_in_place(model, mdata, tmp_p
     dc.tl.predict(model, ad, progress=False)
     path = dc.tl.predict_genome(model, adata=ad, out=tmp_path / "a.h5ad", chunk_size=70, progress=False)
     back = anndata.read_h5ad(path)
-    np.testing.assert_array_equal(back.X, ad.layers["deepcage"])
+    # the same model and inputs; batches of another size may round float32 sums differently (1 ulp)
+    np.testing.assert_allclose(back.X, ad.layers["deepcage"], rtol=1e-6, atol=1e-7)
     assert list(back.obs["split"]) == list(ad.obs["split"])
     assert list(back.obs["source"]) == ["training" if s == "train" else "held_out" for s in ad.obs["split"]]
     tracks = dc.tl.predict_genome(

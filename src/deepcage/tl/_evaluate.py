@@ -43,7 +43,7 @@ SPECIFICITY_CLASSES = ("variable", "rare")
 #: Per-sample metrics of how a sample differs from the other evaluated samples (see differential_metrics).
 SPECIFICITY_METRICS = ("differential",)
 #: Differences smaller than this (relative to the largest absolute value) are float noise: treated as 0.
-_DIFF_RTOL = 1e-9
+_DIFF_RTOL = 1e-6
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -351,7 +351,8 @@ def differential_metrics(y_true, y_pred) -> pd.DataFrame:
       sample the same prediction) carries no information and scores ``r = 0``.
     * An observed difference that is constant (the samples agree at every locus), fewer than 2 samples or
       fewer than 2 loci leave ``r`` undefined: NaN in that row, which :func:`evaluate` counts and logs.
-    * Differences are rounded to ``1e-9`` times the largest absolute value, so float noise neither breaks
+    * Differences are rounded to ``1e-6`` times the largest absolute value (float32 predictions carry ~1e-7 of
+      relative noise), so float noise neither breaks
       ties nor makes a constant difference non-constant.
 
     Parameters
