@@ -276,7 +276,7 @@ class DeepCAGENet(nn.Module):
             "dropout": float(dropout),
             **trunk,
         }
-        if reverse_complement:  # only then, as for the options below
+        if reverse_complement and use_sequence:  # only then (without a trunk there is no strand to read)
             self.config["reverse_complement"] = True
         # only then: configs of paper-network models stay as they were
         if prior or delta_expression or linear_expression:
