@@ -525,9 +525,13 @@ def _run(task: dict):
         **task["fit"],
     )
     cv["fold"] = task["fold"]
-    gis, pbmc = [], None
+    gis, pbmc, preds = [], None, None
     pbmc_held = [s for s in fold if s in PBMC_NAMES] if task.get("pbmc") else []
-    if task.get("gis") or pbmc_held:
+    # the main table's networks keep their predictions, for the seed ensemble
+    networks = (
+        [m for m in task["methods"] if (0, task["seed"], m) in models] if task["kind"] == "main" else []
+    )
+    if task.get("gis") or pbmc_held or networks:
         from deepcage.tl._cross_validate import _fold_data
 
         tfs = [str(x) for x in ad.varm["motif_scores"].columns]
@@ -542,6 +546,8 @@ def _run(task: dict):
             layer="binary",
             tf_key="tf_expr",
         )
+        if networks:
+            preds = _held_out_predictions(a, rna, fold, {m: models[(0, task["seed"], m)] for m in networks})
         model = models[(0, task["seed"], "deepcage")]
         if task.get("gis"):
             gis = _gis_ranks(model, a, task["fold"], fold, seed=task["seed"])
@@ -554,7 +560,64 @@ def _run(task: dict):
         ),
         flush=True,
     )
-    return task, cv, gis, pbmc
+    return task, cv, gis, pbmc, preds
+
+
+def _held_out_predictions(a, rna, fold, models: dict) -> dict:
+    """Each network's predictions for the fold's held-out cell types (as cross_validate makes and scores them),
+    with their labels and the fold's locus classes, so predictions of several seeds can be averaged later."""
+    import deepcage as dc
+    from deepcage.tl._cross_validate import _locus_classes
+
+    is_test = a.obs["split"].astype(str).to_numpy() == "test"
+    truth = np.asarray(
+        a.layers["binary"].toarray() if hasattr(a.layers["binary"], "toarray") else a.layers["binary"]
+    )
+    samples = list(a.obs_names[is_test].astype(str))
+    out = {"samples": np.array(samples), "truth": truth[is_test].astype(np.int8)}
+    for name, mask in _locus_classes(a, truth[~is_test]).items():
+        out[f"class_{name}"] = mask
+    new_rna = rna[samples] if hasattr(rna, "obs_names") else rna.loc[samples]
+    for m, model in models.items():
+        new = dc.tl.predict(model, expr=new_rna, loci=a, key_added="cv", progress=False)
+        out[f"pred_{m}"] = np.asarray(new.layers["cv"], dtype=np.float32)
+    return out
+
+
+def _ensemble_section(parts: Path) -> list[str]:
+    """Each fold's networks averaged over its seeds (the mean of their probabilities), scored like one model.
+
+    An ensemble over seeds is an option for the no-label (novel-locus) mode, whose seed sd is the largest; the
+    table puts it beside the single models' mean over seeds.
+    """
+    from deepcage.tl._cross_validate import _rows
+
+    files = sorted(parts.glob("pred_fold*_seed*.npz"))
+    if not files:
+        return []
+    by_fold: dict[int, list] = {}
+    for f in files:
+        by_fold.setdefault(int(re.search(r"fold(\d+)", f.name).group(1)), []).append(np.load(f))
+    rows = []
+    for fold, runs in sorted(by_fold.items()):
+        if len(runs) < 2:
+            continue
+        first = runs[0]
+        classes = {k[len("class_") :]: first[k] for k in first.files if k.startswith("class_")}
+        for key in (k for k in first.files if k.startswith("pred_")):
+            mean = np.mean([r[key] for r in runs], axis=0, dtype=np.float64)
+            base = {"fold": fold, "seed": 0, "method": f"{key[len('pred_') :]} ensemble of {len(runs)}"}
+            rows += _rows(first["truth"].astype(np.float64), mean, classes, base, list(first["samples"]))
+    if not rows:
+        return []
+    table = _table(pd.DataFrame(rows), sorted({r["method"] for r in rows}))
+    return [
+        "Seed ensembles: per fold, the mean of the seeds' predicted probabilities scored as one model (compare "
+        "with the single models' mean ± sd above):",
+        "",
+        table.to_markdown(),
+        "",
+    ]
 
 
 def _calibration_table(cv: pd.DataFrame) -> pd.DataFrame:
@@ -662,6 +725,7 @@ def _report_from_parts(out: Path) -> None:
         *[f"- {k}: **{v:.3f}**" for k, v in targets.items()],
         "",
         *_specificity_section(cv),
+        *_ensemble_section(out / "parts"),
         "Calibration per mode (10-bin ECE, Brier, mean prediction; mean ± sd over seeds):",
         "",
         _calibration_table(cv).to_markdown(),
@@ -822,9 +886,11 @@ def main() -> None:
 
     def keep(result):
         # each fold's table is written as it finishes, so an interrupted run keeps what it measured
-        task, cv, gis, pbmc_rows = result
+        task, cv, gis, pbmc_rows, preds = result
         name = f"{task['kind']}_{task.get('name', '')}_fold{task['fold']}_seed{task['seed']}"
         cv.to_csv(parts / (re.sub(r"[^A-Za-z0-9_.+-]+", "_", name) + ".csv"), index=False)
+        if preds is not None and task["kind"] == "main":
+            np.savez_compressed(parts / f"pred_fold{task['fold']}_seed{task['seed']}.npz", **preds)
         if gis:
             pd.DataFrame(gis).to_csv(parts / f"gis_fold{task['fold']}_seed{task['seed']}.csv", index=False)
         if pbmc_rows is not None and not pbmc_rows.empty:
@@ -862,7 +928,7 @@ def main() -> None:
         "",
     ]
     report += [f"- {k}: **{v:.3f}**" for k, v in targets.items()]
-    report += ["", *_specificity_section(cv)]
+    report += ["", *_specificity_section(cv), *_ensemble_section(parts)]
     report += [
         "Calibration per mode (10-bin ECE, Brier, mean prediction; mean ± sd over seeds of the mean over "
         "held-out cell types):",
@@ -872,7 +938,7 @@ def main() -> None:
     ]
     per_cell = _per_cell_table(cv)
     report += ["", "Per held-out cell type (mean over seeds):", "", per_cell.round(3).to_markdown(), ""]
-    pbmc_parts = [p for *_, p in results if p is not None and not p.empty]
+    pbmc_parts = [p for _, _, _, p, _ in results if p is not None and not p.empty]
     if pbmc_parts:
         pbmc_cv = pd.concat(pbmc_parts, ignore_index=True)
         pbmc_cv.to_csv(out / "pbmc.csv", index=False)
@@ -904,7 +970,7 @@ def main() -> None:
             ),
         ]
     if args.gis:
-        ranks = pd.DataFrame([r for _, _, g, _ in results for r in g])
+        ranks = pd.DataFrame([r for _, _, g, *_ in results for r in g])
         ranks.to_csv(out / "gis_lineage_ranks.csv", index=False)
         report += _gis_section(ranks, folds_run=fold_ids)
     print("\n".join(report))
