@@ -422,11 +422,14 @@ def test_fit_recipe_paper_trains_the_published_network_and_flags_override_it(tin
         "--prior",
         "knn",
         "--reverse-complement",
+        "--monitor",
+        "val_auprc_both",
     ]
     assert main([*argv, *tiny]) == 0
     p = dc.DeepCAGE.load(tmp_path / "m").params
     assert (p["recipe"], p["prior"], p["hidden"], p["delta_expression"]) == ("paper", "knn", 16, False)
     assert p["reverse_complement"] is True
+    assert p["monitor"] == "val_auprc_both"
 
 
 # ------------------------------------------------------------------------------------------------ quiet and consistent

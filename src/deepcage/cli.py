@@ -793,6 +793,14 @@ def _add_fit(sub) -> None:
     p.add_argument("--samples-per-batch", type=_positive_int, default=None)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--patience", type=_positive_int, default=5)
+    p.add_argument(
+        "--monitor",
+        choices=["val_auprc", "val_auprc_novel", "val_auprc_both", "val_loss", "train_loss_epoch"],
+        default=None,
+        help="metric of early stopping and the best checkpoint (default: val_auprc, val_loss for regression); "
+        "val_auprc_novel / val_auprc_both also score the validation loci without reference labels, as new "
+        "loci are (kNN prior; honest with `prepare --val-block`)",
+    )
     p.add_argument("--pos-weight", default=None, help="a number or 'balanced'")
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--devices", default="auto", help="'auto' or a number of devices")
@@ -950,6 +958,7 @@ def _run_fit(args) -> int:
                 reverse_complement=args.reverse_complement,
                 expression_l2=_from_recipe(args.expression_l2),
                 novel_weight=args.novel_weight,
+                monitor=args.monitor,
                 knn_temperature=args.knn_temperature,
                 background_fraction=_from_recipe(args.background_fraction),
             )
