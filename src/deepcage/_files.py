@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 __all__ = ["is_bgzf", "is_gzip"]
@@ -45,3 +47,15 @@ def is_bgzf(path) -> bool:
     with open(path, "rb") as fh:
         head = fh.read(16)
     return len(head) >= 14 and head[:2] == b"\x1f\x8b" and head[3] & 4 != 0 and head[12:14] == b"BC"
+
+
+def swap_in(partial: Path, out: Path) -> None:
+    """Put the finished folder ``partial`` in the place of ``out``; an old ``out`` is removed only then, so a failure
+    part-way never leaves a half-written folder under the final name."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        partial.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        partial.rename(out)

@@ -278,17 +278,6 @@ def _replaceable_folder(p: Path, what: str, *, model: bool) -> None:
         )
 
 
-def _swap_in(partial: Path, out: Path) -> None:
-    """Put the finished folder ``partial`` in the place of ``out`` (the old one is removed only then)."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-        partial.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        partial.rename(out)
-
-
 def read_data(path: str | os.PathLike, what: str = "input"):
     """An AnnData (``.h5ad``) or MuData (``.h5mu``) file, with errors that name the file and say what it is."""
     p = Path(path)
@@ -1173,7 +1162,9 @@ def _predict_streamed(model, data, out: Path, kw: dict, *, n_loci: int | None) -
     if _other_rank(kw):  # rank 0 writes OUT
         return 0
     if target != out:
-        _swap_in(target, out)
+        from ._files import swap_in
+
+        swap_in(target, out)
         paths = [out / Path(p).name for p in (paths if isinstance(paths, list) else [paths])]
     if out.suffix == ".h5ad":
         size = f"{n_loci:,} bins" if n_loci is not None else "the loci"

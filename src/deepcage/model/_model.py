@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._files import swap_in
 from .._runtime import torch_threads
 from ._network import DeepCAGENet, codes_to_onehot
 
@@ -434,13 +435,7 @@ class DeepCAGE:
         try:
             self._write_files(tmp)
             _write_manifest(tmp)
-            if path.exists():
-                old = path.with_name(f".{path.name}.old-{os.getpid()}")
-                path.rename(old)
-                tmp.rename(path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(path)
+            swap_in(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
