@@ -78,6 +78,14 @@ def test_pr_curves(adata, tmp_path):
     # no baseline, no prevalence: the plain curves
     ax2 = dc.pl.pr_curves(adata, baseline=None, prevalence=False)
     assert [ln.get_gid() for ln in ax2.lines] == ["pr"] * 3
+    # display names for the layers, in the legend and the title
+    names = {"deepcage": "model from pseudobulk", "baseline_locus_mean": "locus mean"}
+    ax4 = dc.pl.pr_curves(adata, key="deepcage", labels=names)
+    texts = [t.get_text() for t in ax4.get_legend().get_texts()]
+    assert (
+        texts[:2] == ["model from pseudobulk (AP, auPR)", "locus mean (AP)"] and "; locus mean " in texts[3]
+    )
+    assert ax4.get_title().startswith("model from pseudobulk:")
     with pytest.raises(KeyError, match="dc.tl.baselines"):
         dc.pl.pr_curves(adata, baseline="baseline_nothing")
     # a sample with no accessible locus gets no curve, and the legend says so

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -41,6 +41,7 @@ def pr_curves(
     prevalence: bool = True,
     max_samples: int = 12,
     legend: bool = True,
+    labels: Mapping[str, str] | None = None,
     ax: plt.Axes | None = None,
     show: bool | None = None,
     save: str | bool | None = None,
@@ -72,6 +73,9 @@ def pr_curves(
     legend
         Show a legend with each sample's average precision and auPR (trapezoid), the baselines' average
         precision and the prevalence.
+    labels
+        Names shown for the layers of ``key`` and ``baseline`` in the legend and title, e.g.
+        ``{'deepcage_scrna': 'deepcage from pseudobulk'}`` (default: the layer names).
     ax
         Axes to draw on (default: a new figure).
     {show_save}
@@ -90,6 +94,11 @@ def pr_curves(
     from sklearn.metrics import auc, average_precision_score, precision_recall_curve
 
     ad = get_modality(adata, "atac")
+    shown = dict(labels or {})
+
+    def name_of(layer_key: str) -> str:
+        return shown.get(layer_key, layer_key)
+
     if key not in ad.layers:
         raise KeyError(f"No predictions in adata.layers[{key!r}]; run dc.tl.predict first.")
     if baseline is None:
@@ -128,7 +137,8 @@ def pr_curves(
         for b, style in zip(base_keys, _BASELINE_STYLES):
             bp, br, _ = precision_recall_curve(y[i], base[b][i])
             ax.step(br, bp, where="post", lw=0.9, ls=style, color=color, alpha=0.85, gid="baseline")
-            label += f"; {b.removeprefix('baseline_')} {average_precision_score(y[i], base[b][i]):.3f}"
+            b_name = shown.get(b, b.removeprefix("baseline_"))
+            label += f"; {b_name} {average_precision_score(y[i], base[b][i]):.3f}"
         prev = float(y[i].mean())
         if prevalence:
             ax.axhline(prev, ls=":", lw=0.9, color=color, gid="prevalence")
@@ -140,16 +150,16 @@ def pr_curves(
     ax.set_ylabel("precision")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_title(f"{key}: precision-recall per sample")
+    ax.set_title(f"{name_of(key)}: precision-recall per sample")
     if legend:
         handles, labels = ax.get_legend_handles_labels()
         keep = [(h, lab) for h, lab in zip(handles, labels) if h.get_gid() == "pr"]
         handles, labels = [h for h, _ in keep], [lab for _, lab in keep]
         styles = [Line2D([], [], color="0.2", lw=1.4)]
-        names = [f"{key} (AP, auPR)"]
+        names = [f"{name_of(key)} (AP, auPR)"]
         for b, style in zip(base_keys, _BASELINE_STYLES):
             styles.append(Line2D([], [], color="0.2", lw=0.9, ls=style))
-            names.append(f"{b} (AP)")
+            names.append(f"{name_of(b)} (AP)")
         if prevalence:
             styles.append(Line2D([], [], color="0.2", lw=0.9, ls=":"))
             names.append("prevalence (random ranking)")
