@@ -111,6 +111,9 @@ def test_metric_by_group(adata, tmp_path):
     df = pd.concat([dc.tl.evaluate(adata, key=k, inplace=False) for k in ("deepcage", "baseline_locus_mean")])
     ax = dc.pl.metric_by_group(df, metric="auprc", groupby="variability", save=tmp_path / "box.png")
     _ok(tmp_path / "box.png")
+    # locus groups exist at the locus level only: a clear error, not matplotlib's
+    with pytest.raises(ValueError, match="level='locus' only"):
+        dc.pl.metric_by_group(df, metric="auprc", groupby="cell_range", level="sample")
     n_groups = df[df.level == "locus"]["variability"].nunique()
     assert len(ax.patches) == 2 * n_groups  # one box per method and group
     ax = dc.pl.metric_by_group(
@@ -218,6 +221,12 @@ def test_history(tmp_path):
     assert any("best val loss (epoch 2)" in t.get_text() for t in axes[0].get_legend().get_texts())
     model = type("M", (), {"history_": hist[["epoch", "train_loss"]]})()
     assert len(dc.pl.history(model)) == 1
+    # a model's line marks the epoch its early stopping kept (its monitor), not the lowest val_loss
+    later = hist.assign(val_auprc=[0.3, 0.4, 0.45, 0.5, 0.49])  # best val_auprc at epoch 3, val_loss at 2
+    model = type("M", (), {"history": later, "params": {"monitor": "val_auprc"}})()
+    axes = dc.pl.history(model)
+    assert axes[0].lines[-1].get_xdata()[0] == 3 and axes[1].lines[-1].get_xdata()[0] == 3
+    assert any("best val auprc (epoch 3)" in t.get_text() for t in axes[1].get_legend().get_texts())
 
 
 def test_track(adata, tmp_path):

@@ -38,7 +38,14 @@ def history(
     Returns
     -------
     List of Axes: ``[losses]`` or ``[losses, metrics]`` (``None`` when shown). A dotted line marks the epoch
-    with the lowest ``val_loss``.
+    whose weights a model kept: the best epoch of its early-stopping metric (``model.params['monitor']``,
+    ``val_auprc`` by default), else of ``val_loss`` (for a history DataFrame).
+
+    Notes
+    -----
+    ``train_loss`` is the training objective: with the kNN prior it adds the no-label mode's loss to the
+    labelled one, and closed-everywhere loci are subsampled and up-weighted. Its level is therefore not
+    comparable with ``val_loss`` (the labelled mode on every validation locus); compare their trends.
 
     Examples
     --------
@@ -85,9 +92,18 @@ def history(
             raise ValueError(f"Need {n_panels} Axes (losses and other metrics), got {len(axes)}.")
         fig = axes[0].figure
     panels = [p for p in (losses, others) if p]
-    best = None
-    if "val_loss" in hist.columns and hist["val_loss"].notna().any():
-        best = x[int(np.nanargmin(hist["val_loss"].to_numpy(dtype=float)))]
+    best, best_label = None, None
+    monitor = (
+        (getattr(model, "params", None) or {}).get("monitor") if not isinstance(model, pd.DataFrame) else None
+    )
+    monitor = monitor if monitor in hist.columns and hist[monitor].notna().any() else None
+    if monitor is None and "val_loss" in hist.columns and hist["val_loss"].notna().any():
+        monitor = "val_loss"
+    if monitor is not None:
+        values = hist[monitor].to_numpy(dtype=float)
+        i = int(np.nanargmin(values) if "loss" in monitor else np.nanargmax(values))
+        best = x[i]
+        best_label = f"best {monitor.replace('_', ' ')} (epoch {best:g})"
     for ax, cols in zip(axes, panels):
         for c in cols:
             y = hist[c].to_numpy(dtype=float)
@@ -101,9 +117,10 @@ def history(
             ax.set_ylabel(cols[0].replace("_", " ") if len(cols) == 1 else "validation metric")
             ax.set_title("validation metrics", fontsize="medium")
         if best is not None:
-            ax.axvline(best, ls=":", color="grey", lw=1, label=f"best val loss (epoch {best:g})")
+            ax.axvline(best, ls=":", color="grey", lw=1, label=best_label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(fontsize="small", frameon=False, loc="best")
+        # a light frame: with several curves no corner is empty, and the text must stay legible over them
+        ax.legend(fontsize="small", frameon=True, framealpha=0.8, edgecolor="none", loc="best")
     return _finish(fig, axes[:n_panels], show=show, save=save, name="history")
 
 

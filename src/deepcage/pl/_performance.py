@@ -314,6 +314,12 @@ def metric_by_group(
     df = df[df[metric].notna()]
     if df.empty:
         raise ValueError(f"No {level}-level rows with a {metric!r} value to plot.")
+    df = df[df[groupby].notna()]
+    if df.empty:
+        raise ValueError(
+            f"No {level}-level row has a {groupby!r} group: 'variability' and 'cell_range' group loci, so they "
+            "exist at level='locus' only; at level='sample' use groupby='locus_class'."
+        )
     groups = df[groupby]
     cats = (
         [c for c in groups.cat.categories if (groups == c).any()]
