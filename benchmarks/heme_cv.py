@@ -567,12 +567,11 @@ def _held_out_predictions(a, rna, fold, models: dict) -> dict:
     """Each network's predictions for the fold's held-out cell types (as cross_validate makes and scores them),
     with their labels and the fold's locus classes, so predictions of several seeds can be averaged later."""
     import deepcage as dc
+    from deepcage._layers import dense
     from deepcage.tl._cross_validate import _locus_classes
 
     is_test = a.obs["split"].astype(str).to_numpy() == "test"
-    truth = np.asarray(
-        a.layers["binary"].toarray() if hasattr(a.layers["binary"], "toarray") else a.layers["binary"]
-    )
+    truth = dense(a.layers["binary"])
     samples = list(a.obs_names[is_test].astype(str))
     out = {"samples": np.array(samples), "truth": truth[is_test].astype(np.int8)}
     for name, mask in _locus_classes(a, truth[~is_test]).items():
@@ -889,7 +888,7 @@ def main() -> None:
         task, cv, gis, pbmc_rows, preds = result
         name = f"{task['kind']}_{task.get('name', '')}_fold{task['fold']}_seed{task['seed']}"
         cv.to_csv(parts / (re.sub(r"[^A-Za-z0-9_.+-]+", "_", name) + ".csv"), index=False)
-        if preds is not None and task["kind"] == "main":
+        if preds is not None:  # the main table's tasks only
             np.savez_compressed(parts / f"pred_fold{task['fold']}_seed{task['seed']}.npz", **preds)
         if gis:
             pd.DataFrame(gis).to_csv(parts / f"gis_fold{task['fold']}_seed{task['seed']}.csv", index=False)
