@@ -45,6 +45,14 @@ NO_LABEL_MONITORS = ("val_auprc_novel", "val_auprc_both")
 RECIPE: Any = _FromRecipe()
 
 
+def _check_loss_weight(name: str, value, task: str, what: str) -> None:
+    """A classification-only loss weight: a finite number >= 0, and 0 for regression."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+    if value > 0 and task != "classification":
+        raise ValueError(f"{name} is for classification ({what}); leave it at 0 for regression.")
+
+
 @dataclass
 class TrainConfig:
     """Everything that decides what a training run learns (network, loss, optimisation, sampling).
@@ -75,6 +83,7 @@ class TrainConfig:
     expression_l2: float = 0.01
     background_fraction: float | None = None
     variable_weight: float = 0.0
+    contrast_weight: float = 0.0
     reverse_complement: bool = False
     seed: int = 0
     notes: list[str] = field(default_factory=list, compare=False, repr=False)
@@ -130,14 +139,19 @@ class TrainConfig:
             raise ValueError(
                 "background_fraction < 1 is for classification (background = closed in every sample)."
             )
-        vw = self.variable_weight
-        if isinstance(vw, bool) or not isinstance(vw, numbers.Real) or not math.isfinite(vw) or vw < 0:
-            raise ValueError(f"variable_weight must be a finite number >= 0, got {vw!r}.")
-        if vw > 0 and self.task != "classification":
-            raise ValueError(
-                "variable_weight is for classification (it weights a locus by the open fraction p of the "
-                "training samples there, 1 + variable_weight * 4 p (1 - p)); leave it at 0 for regression."
-            )
+        _check_loss_weight(
+            "variable_weight",
+            self.variable_weight,
+            self.task,
+            "it weights a locus by the open fraction p of the training samples there, "
+            "1 + variable_weight * 4 p (1 - p)",
+        )
+        _check_loss_weight(
+            "contrast_weight",
+            self.contrast_weight,
+            self.task,
+            "at each locus it trains which of the training samples are open",
+        )
         if self.novel_weight < 0:
             raise ValueError(f"novel_weight must be >= 0, got {self.novel_weight!r}.")
         if int(self.max_epochs) < 1:
@@ -215,6 +229,7 @@ class TrainConfig:
         params = {name: getattr(self, name) for name in self.option_names()}
         params["recipe"] = self.recipe
         params["variable_weight"] = float(self.variable_weight)
+        params["contrast_weight"] = float(self.contrast_weight)
         if self.prior is None:
             params["novel_weight"] = None
         if not self.uses_reference:

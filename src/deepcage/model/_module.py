@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ._data import PairData, make_loader  # noqa: F401 (their old home; import them from ._data)
 from ._network import DeepCAGENet, codes_to_onehot
 
-__all__ = ["DeepCAGEModule", "calibrate_novel_mode"]
+__all__ = ["DeepCAGEModule", "calibrate_novel_mode", "contrast_loss"]
 
 
 def _numpy_state() -> tuple:
@@ -44,6 +44,8 @@ class DeepCAGEModule(pl.LightningModule):
         Weight of the loss of the same pairs predicted without reference labels (kNN-prior networks).
     expression_l2
         L2 penalty on the weights that read the expression inputs.
+    contrast_weight
+        Weight of the across-sample loss (:func:`contrast_loss`): per locus, which of the batch's samples are open.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class DeepCAGEModule(pl.LightningModule):
         seed: int = 0,
         novel_weight: float = 0.0,
         expression_l2: float = 0.0,
+        contrast_weight: float = 0.0,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -64,6 +67,7 @@ class DeepCAGEModule(pl.LightningModule):
         self.task = self.net.task
         self.novel_weight = float(novel_weight)
         self.expression_l2 = float(expression_l2)
+        self.contrast_weight = float(contrast_weight)
         self._val_out: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._train_sum, self._train_n = 0.0, 0
         self.history: list[dict] = []
@@ -92,11 +96,12 @@ class DeepCAGEModule(pl.LightningModule):
 
         With the kNN prior, the same pairs are also predicted without reference labels (how loci nobody has
         labels for are predicted), weighted by ``novel_weight``; both modes share one batch-norm pass
-        (:meth:`DeepCAGENet.head_both_modes`). The L2 penalty on the expression weights is not part of the
-        data loss that is logged.
+        (:meth:`DeepCAGENet.head_both_modes`). The across-sample loss (``contrast_weight``) and the L2 penalty on
+        the expression weights are not part of the data loss that is logged.
         """
         net, y, weight = self.net, batch["y"].float(), batch.get("weight")
         s = net.sequence_features(codes_to_onehot(batch["codes"])) if net.use_sequence else None
+        novel = None
         if net.prior and self.novel_weight > 0:
             out, novel = net.head_both_modes(
                 s, batch["motif"], batch["expr"], batch["ref_y"], batch["self_index"]
@@ -107,8 +112,12 @@ class DeepCAGEModule(pl.LightningModule):
             out = net.head_from_features(s, batch["motif"], batch["expr"], **self._reference(batch))
             data = self._data_loss(out.float(), y, weight)
         total = data
+        if self.contrast_weight > 0:
+            total = total + self.contrast_weight * contrast_loss(out.float(), y)
+            if novel is not None:
+                total = total + self.contrast_weight * self.novel_weight * contrast_loss(novel.float(), y)
         if self.expression_l2 > 0 and net.use_expression:
-            total = data + 0.5 * self.expression_l2 * net.expression_penalty()
+            total = total + 0.5 * self.expression_l2 * net.expression_penalty()
         return total, data
 
     # -------------------------------------------------------------- steps
@@ -208,6 +217,22 @@ class DeepCAGEModule(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+
+def contrast_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Across-sample loss of ``(B_loci, B_samples)`` logits: at each locus, which samples are the open ones.
+
+    At every locus where some but not all of the batch's samples are open, the cross-entropy between
+    ``softmax`` over the samples of the logits and the open samples (uniform over them). A shift common to all
+    samples at a locus does not change it, so it trains only the differences between cell types at a locus, the
+    part that the locus's mean and expression similarity do not give. Mean over such loci; 0 where there are none.
+    """
+    n_open = y.sum(dim=1)
+    mixed = (n_open > 0) & (n_open < y.shape[1])
+    if not bool(mixed.any()):
+        return logits.new_zeros(())
+    target = y[mixed] / n_open[mixed, None]
+    return -(target * F.log_softmax(logits[mixed], dim=1)).sum(dim=1).mean()
 
 
 def _validation_metrics(task: str, out: torch.Tensor, y: torch.Tensor) -> dict:

@@ -229,6 +229,7 @@ def _training_plan(config: TrainConfig, data, train_loci: np.ndarray, pos_weight
         seed=config.seed,
         novel_weight=config.novel_weight,
         expression_l2=config.expression_l2,
+        contrast_weight=config.contrast_weight,
     )
     expr = data.expr
     mean, std = _column_mean_std(data.motif, train_loci)
@@ -385,6 +386,7 @@ def fit(
     expression_l2: float = RECIPE,
     background_fraction: float | None = RECIPE,
     variable_weight: float = 0.0,
+    contrast_weight: float = 0.0,
     reverse_complement: bool = False,
     motifs=None,
     store_loci: bool | Literal["auto"] = "auto",
@@ -530,6 +532,12 @@ def fit(
         It spends the network's capacity on the loci where expression similarity between cell types cannot give
         the answer. Validation (early stopping) is not weighted. 0 (the default, both recipes): unweighted. Must be
         finite and >= 0; an error for regression.
+    contrast_weight
+        Classification: weight of an across-sample loss added to the pairs' loss. At each locus where some but
+        not all of a batch's training samples are open, the cross-entropy between the softmax of their logits over
+        the samples and the open ones: it trains the differences between cell types at a locus and ignores what
+        they share. With the kNN prior it acts on both modes (the no-label one weighted by ``novel_weight``).
+        0 (the default, both recipes): off. Must be finite and >= 0; an error for regression.
     reverse_complement
         Train on both strands: each batch's sequence windows are reverse-complemented at random (half of them),
         and predictions average the trunk's features of the two strands (twice the sequence trunk's work at
