@@ -47,7 +47,12 @@ RECIPE: Any = _FromRecipe()
 
 def _check_loss_weight(name: str, value, task: str, what: str) -> None:
     """A classification-only loss weight: a finite number >= 0, and 0 for regression."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
     if value > 0 and task != "classification":
         raise ValueError(f"{name} is for classification ({what}); leave it at 0 for regression.")
