@@ -514,7 +514,7 @@ def _run(task: dict):
     )
     fold = LINEAGE_FOLDS[task["fold"]]
     t = time.time()
-    cv, models = dc.tl.cross_validate(
+    cv, models, predictions = dc.tl.cross_validate(
         ad,
         rna,
         folds=[fold],
@@ -522,6 +522,7 @@ def _run(task: dict):
         methods=task["methods"],
         progress=False,
         return_models=True,
+        return_predictions=True,
         **task["fit"],
     )
     cv["fold"] = task["fold"]
@@ -547,7 +548,7 @@ def _run(task: dict):
             tf_key="tf_expr",
         )
         if networks:
-            preds = _held_out_predictions(a, rna, fold, {m: models[(0, task["seed"], m)] for m in networks})
+            preds = _held_out_predictions(a, {m: predictions[(0, task["seed"], m)] for m in networks})
         model = models[(0, task["seed"], "deepcage")]
         if task.get("gis"):
             gis = _gis_ranks(model, a, task["fold"], fold, seed=task["seed"])
@@ -563,23 +564,21 @@ def _run(task: dict):
     return task, cv, gis, pbmc, preds
 
 
-def _held_out_predictions(a, rna, fold, models: dict) -> dict:
-    """Each network's predictions for the fold's held-out cell types (as cross_validate makes and scores them),
+def _held_out_predictions(a, predictions: dict) -> dict:
+    """Each network's predictions for the fold's held-out cell types (as cross_validate made and scored them),
     with their labels and the fold's locus classes, so predictions of several seeds can be averaged later."""
-    import deepcage as dc
     from deepcage._layers import dense
     from deepcage.tl._cross_validate import _locus_classes
 
     is_test = a.obs["split"].astype(str).to_numpy() == "test"
     truth = dense(a.layers["binary"])
-    samples = list(a.obs_names[is_test].astype(str))
-    out = {"samples": np.array(samples), "truth": truth[is_test].astype(np.int8)}
+    out = {
+        "samples": np.array(list(a.obs_names[is_test].astype(str))),
+        "truth": truth[is_test].astype(np.int8),
+    }
     for name, mask in _locus_classes(a, truth[~is_test]).items():
         out[f"class_{name}"] = mask
-    new_rna = rna[samples] if hasattr(rna, "obs_names") else rna.loc[samples]
-    for m, model in models.items():
-        new = dc.tl.predict(model, expr=new_rna, loci=a, key_added="cv", progress=False)
-        out[f"pred_{m}"] = np.asarray(new.layers["cv"], dtype=np.float32)
+    out.update({f"pred_{m}": pred for m, pred in predictions.items()})
     return out
 
 

@@ -168,3 +168,31 @@ def test_layer_and_keys_travel_to_every_step(mdata):
         renamed, rna=mdata["rna"], layer="peaks", motif_key="ms", tf_key="te", **kw, **FAST
     )
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+
+
+def test_returned_predictions_are_the_scored_ones(mdata):
+    from sklearn.metrics import average_precision_score
+
+    folds = [["sample2", "sample7"]]
+    table, models, preds = dc.tl.cross_validate(
+        mdata,
+        folds=folds,
+        methods=("deepcage", "locus_mean"),
+        progress=False,
+        return_models=True,
+        return_predictions=True,
+        **FAST,
+    )
+    assert set(models) == set(preds) == {(0, 0, "deepcage")}  # closed-form baselines are not returned
+    pred = preds[(0, 0, "deepcage")]
+    assert pred.dtype == np.float32 and pred.shape == (2, mdata["atac"].n_vars)
+    truth = np.asarray(mdata["atac"][table.attrs["folds"][0]["test"]].layers["binary"]) > 0
+    rows = table.query("method == 'deepcage' and locus_class == 'all'").set_index("sample")
+    test_loci = mdata["atac"].var["split"].astype(str).to_numpy() == "test"
+    for i, sample in enumerate(table.attrs["folds"][0]["test"]):
+        ap = average_precision_score(truth[i, ~test_loci], pred[i, ~test_loci])
+        assert ap == pytest.approx(rows.loc[sample, "average_precision"], abs=1e-6)
+    only_preds = dc.tl.cross_validate(
+        mdata, folds=folds, methods=("locus_mean",), progress=False, return_predictions=True, **FAST
+    )
+    assert isinstance(only_preds, tuple) and only_preds[1] == {}

@@ -128,6 +128,7 @@ def cross_validate(
     baseline_kwargs: dict | None = None,
     progress: bool | None = None,
     return_models: bool = False,
+    return_predictions: bool = False,
     **fit_kwargs,
 ):
     """Cross-validation over cell types: each fold's samples are predicted from their RNA alone.
@@ -182,6 +183,10 @@ def cross_validate(
         Progress bar over folds x seeds (``None``, the default: per ``dc.settings.verbosity``).
     return_models
         Also return the fitted models: ``{(fold, seed, method): DeepCAGE}``.
+    return_predictions
+        Also return the trained methods' predictions of the held-out samples, as scored:
+        ``{(fold, seed, method): float32 array (held-out samples x loci)}``, rows in the order of
+        ``table.attrs['folds'][fold]['test']``. E.g. average them over seeds for a seed ensemble.
     **fit_kwargs
         Arguments of :func:`deepcage.tl.fit` (e.g. ``preset``, ``max_epochs``, ``prior``).
 
@@ -197,7 +202,8 @@ def cross_validate(
     ``n_varying`` loci of the class where they disagree; one value per fold, repeated in its rows; 0.5 for a
     method that predicts every sample alike). Both are NaN in folds that hold out one sample (nothing to
     differ from); :func:`summarize_cv` skips those rows. ``attrs['folds']`` records each fold's training and held-out samples, the samples of its TF
-    reference and its locus-class counts. With ``return_models``, ``(table, models)``.
+    reference and its locus-class counts. With ``return_models``, ``(table, models)``; with
+    ``return_predictions``, ``(table, predictions)``; with both, ``(table, models, predictions)``.
     Summaries: :func:`summarize_cv`; plot: :func:`deepcage.pl.cross_validation`.
 
     Examples
@@ -233,7 +239,7 @@ def cross_validate(
     closed_form = [m for m in methods if m not in _NETWORK_METHODS and m != "sequence"]
     trained = [m for m in methods if m in _NETWORK_METHODS]
 
-    rows, info, models = [], [], {}
+    rows, info, models, predictions = [], [], {}, {}
     bar = tqdm(
         total=len(fold_list) * len(seeds),
         desc="cross-validation",
@@ -296,12 +302,15 @@ def cross_validate(
                 rows += _rows(truth, pred, classes, {"fold": f, "seed": seed, "method": m}, samples[test_idx])
                 if return_models:
                     models[(f, seed, m)] = model
+                if return_predictions:
+                    predictions[(f, seed, m)] = pred.astype(np.float32)
             bar.update(1)
     bar.close()
     table = pd.DataFrame(rows)
     table.attrs["folds"] = info
     table.attrs["fit_kwargs"] = {k: repr(v) for k, v in fit_kwargs.items()}
-    return (table, models) if return_models else table
+    extras = ([models] if return_models else []) + ([predictions] if return_predictions else [])
+    return (table, *extras) if extras else table
 
 
 def _locus_classes(a: AnnData, train_truth: np.ndarray) -> dict[str, np.ndarray]:
