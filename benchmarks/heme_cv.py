@@ -95,6 +95,7 @@ ABLATIONS = {
     "+ linear expression path (not default)": {"linear_expression": True},
     "+ variable-locus loss weight 1 (not default)": {"variable_weight": 1.0},
     "+ both strands (reverse_complement, not default)": {"reverse_complement": True},
+    "+ across-sample loss, contrast_weight 1 (not default)": {"contrast_weight": 1.0},
 }
 
 #: GIS scores compared: the package's default first, then the paper's (|dy/dg|) and the signed gradient.

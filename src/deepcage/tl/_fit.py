@@ -537,7 +537,8 @@ def fit(
         not all of a batch's training samples are open, the cross-entropy between the softmax of their logits over
         the samples and the open ones: it trains the differences between cell types at a locus and ignores what
         they share. With the kNN prior it acts on both modes (the no-label one weighted by ``novel_weight``).
-        0 (the default, both recipes): off. Must be finite and >= 0; an error for regression.
+        0 (the default, both recipes): off; in ``benchmarks/heme_ablation.py`` weights 0.3 and 1 lowered AP on
+        all and on variable loci and the differential metric. Must be finite and >= 0; an error for regression.
     reverse_complement
         Train on both strands: each batch's sequence windows are reverse-complemented at random (half of them),
         and predictions average the trunk's features of the two strands (twice the sequence trunk's work at
