@@ -1,4 +1,5 @@
-"""dc.tl.fit(variable_weight=...): loci weighted by how much the training samples disagree (issue 21, item 2)."""
+"""dc.tl.fit(variable_weight=...): loci weighted by how much the training samples disagree (issue 21, item 2);
+the checks shared with contrast_weight."""
 
 from __future__ import annotations
 
@@ -83,14 +84,16 @@ def test_variable_weight_zero_is_bit_identical_and_recorded(adata):
     assert "variable_weight=3.0" in c.card() and "variable_weight" not in a.card()
 
 
+@pytest.mark.parametrize("name", ["variable_weight", "contrast_weight"])
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "1", True])
-def test_bad_variable_weight_is_a_clear_error(bad):
-    with pytest.raises(ValueError, match="variable_weight must be a finite number >= 0"):
-        TrainConfig.from_recipe(variable_weight=bad)
+def test_bad_loss_weight_is_a_clear_error(name, bad):
+    with pytest.raises(ValueError, match=f"{name} must be a finite number >= 0"):
+        TrainConfig.from_recipe(**{name: bad})
 
 
-def test_variable_weight_is_for_classification(adata):
-    with pytest.raises(ValueError, match="variable_weight is for classification"):
-        dc.tl.fit(adata, task="regression", layer="log_norm", variable_weight=1.0, **FAST)
-    with pytest.raises(ValueError, match="variable_weight must be"):
-        dc.tl.fit(adata, variable_weight=-0.5, **FAST)
+@pytest.mark.parametrize("name", ["variable_weight", "contrast_weight"])
+def test_loss_weights_are_for_classification(adata, name):
+    with pytest.raises(ValueError, match=f"{name} is for classification"):
+        dc.tl.fit(adata, task="regression", layer="log_norm", **{name: 1.0}, **FAST)
+    with pytest.raises(ValueError, match=f"{name} must be"):
+        dc.tl.fit(adata, **{name: -0.5}, **FAST)
