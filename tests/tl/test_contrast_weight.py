@@ -1,15 +1,14 @@
-"""dc.tl.fit(contrast_weight=...): an across-sample loss that trains which cell types are open at a locus."""
+"""dc.tl.fit(contrast_weight=...): the across-sample loss itself (its option checks and recording are tested with
+variable_weight's in test_variable_weight.py)."""
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
 import deepcage as dc
-from deepcage.model._config import TrainConfig
 from deepcage.model._module import contrast_loss
 
 torch.set_num_threads(1)
@@ -40,19 +39,3 @@ def test_contrast_loss_is_the_cross_entropy_over_samples_at_mixed_loci():
     # no mixed locus: 0, with a gradient path
     zero = contrast_loss(logits[2:], y[2:])
     assert float(zero) == 0.0 and zero.shape == ()
-
-
-def test_contrast_weight_zero_is_bit_identical_and_recorded(adata):
-    kw = FAST | {"max_epochs": 1, "limit_train_batches": 3, "seed": 7}
-    a = dc.tl.fit(adata, **kw)
-    b = dc.tl.fit(adata, contrast_weight=0.0, **kw)
-    c = dc.tl.fit(adata, contrast_weight=1.0, **kw)
-    m = adata.varm["motif_scores"].to_numpy()[:50]
-    e = adata.obsm["tf_expr"].to_numpy()
-    pa = a.predict_arrays(a.loci_codes[:50], m, e)
-    np.testing.assert_array_equal(pa, b.predict_arrays(b.loci_codes[:50], m, e))
-    pc = c.predict_arrays(c.loci_codes[:50], m, e)
-    assert not np.array_equal(pa, pc) and np.isfinite(pc).all()
-    assert a.params["contrast_weight"] == 0.0 and c.params["contrast_weight"] == 1.0
-    assert TrainConfig.from_params(c.params).contrast_weight == 1.0
-    assert "contrast_weight=1.0" in c.card() and "contrast_weight" not in a.card()
